@@ -1,0 +1,41 @@
+"""One place that builds the SparkSession, from config, for jobs, the CLI and the tests."""
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+DEFAULTS = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.driver.memory": "4g",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def get_spark(master: str | None = None, app_name: str = "casefind", loopback: bool = False,
+              extra: dict[str, str] | None = None) -> SparkSession:
+    """Build (or reuse) the session. ``loopback`` pins the driver to 127.0.0.1 (tests, laptops)."""
+    # Executors must run the same interpreter as the driver, or Python workers fail to import us.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    # Under spark-submit the JVM is already up (PYSPARK_GATEWAY_PORT set) and owns --master.
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
+        builder = builder.master(master or os.environ.get("CASEFIND_MASTER", "local[*]"))
+    conf = dict(DEFAULTS)
+    if loopback:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+        conf["spark.driver.host"] = "127.0.0.1"
+    conf.update(extra or {})
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
