@@ -52,11 +52,22 @@ def cohort_params(cohort: str, defaults: dict[str, Any], overrides: dict | None 
             if key not in defaults:
                 raise ConfigError(f"{source}: unknown parameter '{key}' for cohort {cohort} "
                                   f"(known: {', '.join(sorted(defaults))})")
-            expected = type(defaults[key])
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ConfigError(f"{source}: parameter '{key}' for cohort {cohort} must be "
-                                  f"{expected.__name__}, got {value!r}")
-            params[key] = value
+            params[key] = _checked(cohort, source, key, defaults[key], value)
     return params
+
+
+def _checked(cohort: str, source: str, key: str, default: Any, value: Any) -> Any:
+    """The override, if it has the default's type (a threshold may be int or float)."""
+    number = (int, float)
+    if isinstance(default, number) and not isinstance(default, bool):
+        ok = isinstance(value, number) and not isinstance(value, bool)
+        kind = "a number"
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(v, type(default[0])) for v in value) if default else isinstance(value, list)
+        kind = "a list"
+    else:
+        ok = isinstance(value, type(default))
+        kind = type(default).__name__
+    if not ok:
+        raise ConfigError(f"{source}: parameter '{key}' for cohort {cohort} must be {kind}, got {value!r}")
+    return value
