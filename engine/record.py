@@ -22,6 +22,7 @@ class Record:
     encounters: DataFrame
     codelist_dir: Path | None = None
     _codes: dict = field(default_factory=dict, repr=False)
+    codelist_paths: dict = field(default_factory=dict, repr=False)   # name → file, for the manifest
 
     @property
     def spark(self) -> SparkSession:
@@ -41,6 +42,7 @@ class Record:
         """A small (system, code, term, <extra columns>) table for a codelist, ready to broadcast."""
         if name not in self._codes:
             cl = load_codelist(name, self.codelist_dir)
+            self.codelist_paths[name] = cl.path
             cols = ["system", "code", "term", *cl.extra_columns]
             rows = [tuple(r.get(c, "") for c in cols) for r in cl.rows]
             df = self.spark.createDataFrame(rows, T.StructType([T.StructField(c, T.StringType()) for c in cols]))

@@ -397,3 +397,10 @@ def test_unknown_or_mistyped_parameter_is_a_clear_error():
 def test_explain_shows_current_values():
     text = COHORT.explain({"clinic_stage1_systolic": 150})
     assert "clinic ≥150/90" in text and "clinic_stage1_systolic = 150" in text
+
+
+def test_conf_file_holds_every_default_with_its_clinical_value():
+    import yaml
+    from engine.config import conf_dir
+    from engine.cohorts.hypertension import DEFAULTS
+    assert yaml.safe_load((conf_dir() / "cohorts" / "hypertension.yaml").read_text()) == DEFAULTS

@@ -1,0 +1,111 @@
+"""From a cohort's evaluated population to ranked per-PCN worklists and attrition counts.
+
+Ranking is per PCN: band first (1 = most urgent), then the cohort's own keys, then patient_id so
+ties always break the same way and the same inputs give byte-identical files.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from engine.cohorts.base import Cohort
+from engine.query import age_at
+from engine.record import Record
+from engine.worklists.csv_file import nhs_number, write_csv
+
+UNASSIGNED = "UNASSIGNED"
+IDENTIFIABLE_COLUMNS = ("nhs_number", "name", "birth_date")
+LEADING = ("rank", "patient_id", "nhs_number", "name", "birth_date", "age", "sex", "practice_id", "pcn_id",
+           "band", "reason")
+TRAILING = ("ethnicity_group", "imd_decile")
+
+
+def pcn_folder(pcn_id: str | None) -> str:
+    """A safe folder name: PCN codes are 'U' + 5 digits, but the data decides."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", pcn_id) if pcn_id else UNASSIGNED
+
+
+def with_pcn(record: Record, df: DataFrame) -> DataFrame:
+    practices = F.broadcast(record.practices.select("practice_id", "pcn_id").dropDuplicates(["practice_id"]))
+    people = record.patients.select("patient_id", "practice_id").join(practices, "practice_id", "left")
+    return df.join(people, "patient_id", "left").withColumn(
+        "pcn_id", F.coalesce(F.col("pcn_id"), F.lit(UNASSIGNED)))
+
+
+@dataclass
+class CohortResult:
+    cohort: Cohort
+    worklist: "object"           # pandas DataFrame of members, ranked within PCN
+    attrition: list[dict]        # one row per (pcn, step)
+
+
+def evaluate(cohort: Cohort, record: Record, as_of: dt.date, overrides: dict | None = None) -> CohortResult:
+    evaluated = with_pcn(record, cohort.evaluate(record, as_of, overrides)).cache()
+    try:
+        attrition = _attrition(cohort, evaluated)
+        worklist = _ranked_members(cohort, record, evaluated, as_of)
+    finally:
+        evaluated.unpersist()
+    return CohortResult(cohort, worklist, attrition)
+
+
+def _attrition(cohort: Cohort, evaluated: DataFrame) -> list[dict]:
+    """How many eligible patients pass each rule in turn, per PCN: one aggregation."""
+    passed, aggs = F.lit(True), [F.count("*").alias("eligible")]
+    for rule in cohort.rules:
+        passed = passed & F.coalesce(F.col(rule.column), F.lit(False))
+        aggs.append(F.sum(passed.cast("int")).alias(rule.column))
+    rows = evaluated.groupBy("pcn_id").agg(*aggs).orderBy("pcn_id").collect()
+    out = []
+    for r in rows:
+        out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": 0, "rule": "eligible",
+                    "description": "Registered and alive on the run date, meeting the cohort's age rule",
+                    "patients": r["eligible"]})
+        for i, rule in enumerate(cohort.rules, 1):
+            out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": i, "rule": rule.column,
+                        "description": rule.label, "patients": r[rule.column] or 0})
+    return out
+
+
+def _ranked_members(cohort: Cohort, record: Record, evaluated: DataFrame, as_of: dt.date):
+    order = [F.col("band_order").asc()]
+    order += [F.col(c).desc_nulls_last() if desc else F.col(c).asc_nulls_last() for c, desc in cohort.rank]
+    order.append(F.col("patient_id").asc())
+    people = record.patients.select(
+        "patient_id", "nhs_number", "given_name", "family_name", "birth_date", "sex",
+        "ethnicity_group", "imd_decile", age_at(F.col("birth_date"), as_of).alias("age"))
+    members = (evaluated.where("member")
+               .join(people, "patient_id", "left")
+               .withColumn("rank", F.row_number().over(Window.partitionBy("pcn_id").orderBy(*order)))
+               .withColumn("name", F.concat_ws(", ", F.upper(F.col("family_name")), F.col("given_name"))))
+    rule_cols = [r.column for r in cohort.rules]
+    columns = [*LEADING, *cohort.columns, *TRAILING, *rule_cols, "evidence"]
+    # Members of one cohort are a small table: the final per-PCN write is the one place it is collected.
+    return members.select(*columns).orderBy("pcn_id", "rank").toPandas()
+
+
+def write_worklists(result: CohortResult, out: Path, pcns: list[str], pseudonymised: bool = False) -> dict[str, int]:
+    """<out>/<pcn>/<cohort>.csv for every PCN (header only where nobody is listed)."""
+    df = result.worklist
+    columns = [c for c in df.columns if not (pseudonymised and c in IDENTIFIABLE_COLUMNS)]
+    counts = {}
+    for pcn in pcns:
+        part = df[df["pcn_id"] == pcn]
+        rows = []
+        for rec in part.to_dict("records"):
+            rec["nhs_number"] = nhs_number(rec.get("nhs_number"))
+            rows.append([rec[c] for c in columns])
+        counts[pcn] = write_csv(out / pcn_folder(pcn) / f"{result.cohort.name}.csv", columns, rows)
+    return counts
+
+
+def write_attrition(results: list[CohortResult], out: Path, pcns: list[str]) -> None:
+    header = ["cohort", "step", "rule", "description", "patients"]
+    for pcn in pcns:
+        rows = [[a[h] for h in header] for r in results for a in r.attrition if a["pcn_id"] == pcn]
+        write_csv(out / pcn_folder(pcn) / "attrition.csv", header, rows)

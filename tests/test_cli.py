@@ -1,0 +1,59 @@
+"""The command line: clear one-line errors, no stack traces, atomic outputs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.config import ConfigError
+from engine.pipeline import atomic_folder
+
+
+def casefind(*args):
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--input", "no/such/folder", "--as-of", "2026-03-31", "--out", "x"], "input not found: no/such/folder"),
+    (["run", "--input", ".", "--as-of", "31/03/2026", "--out", "x"], "not a date in YYYY-MM-DD form"),
+    (["generate", "--patients", "0", "--out", "x"], "must be a whole number of at least 1"),
+    (["generate", "--format", "hl7v2", "--out", "x"], "invalid choice: 'hl7v2'"),
+    (["explain", "statins"], "unknown cohort 'statins'"),
+])
+def test_bad_arguments_get_one_clear_line_and_non_zero_exit(args, message):
+    res = casefind(*args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("casefind")
+
+
+def test_bad_cohort_config_is_one_line(tmp_path):
+    (tmp_path / "cohorts").mkdir()
+    (tmp_path / "cohorts" / "hypertension.yaml").write_text("clinic_stage1_systolic: [140\n")
+    res = subprocess.run([sys.executable, "-m", "engine.cli", "explain", "hypertension"], capture_output=True,
+                         text=True, timeout=120, env={**__import__("os").environ, "CASEFIND_CONF": str(tmp_path)})
+    assert res.returncode == 2 and "not valid YAML" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_failed_run_leaves_last_good_output(tmp_path):
+    out = tmp_path / "out"
+    with atomic_folder(out) as work:
+        (work / "manifest.json").write_text("{}")
+        (work / "good.csv").write_text("first")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(out) as work:
+            (work / "manifest.json").write_text("{}")
+            (work / "good.csv").write_text("half-written")
+            raise RuntimeError("stage failed")
+    assert (out / "good.csv").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="not a casefind output"):
+        with atomic_folder(tmp_path):
+            pass
+    assert (tmp_path / "precious.txt").exists()

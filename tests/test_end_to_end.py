@@ -1,0 +1,124 @@
+"""End to end: generate → each of the three formats → run → worklists equal the generator's truth.
+
+The generator plants every band and near miss of CLINICAL_RULES §3 and writes the truth from its own
+knowledge of each patient; the engine never sees the truth. Recall and precision must both be 100%,
+and the three formats must ingest to identical canonical tables.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import pytest
+
+from engine.pipeline import run
+from engine.schema import TABLES
+from synthetic_data import generate
+
+AS_OF = dt.date(2026, 3, 31)
+FORMATS = ("fhir-ndjson", "fhir-bundles", "gp-extract")
+N_PATIENTS, N_PCNS, SEED = 1500, 2, 20260331
+
+pytestmark = pytest.mark.e2e
+
+
+def read_csv(path):
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    out = {}
+    for fmt in FORMATS:
+        data = base / fmt / "input"
+        generate(data, n_patients=N_PATIENTS, seed=SEED, fmt=fmt, as_of=AS_OF, n_pcns=N_PCNS)
+        manifest = run(spark, data, AS_OF, base / fmt / "out", fmt=fmt)
+        out[fmt] = (data, base / fmt / "out", manifest)
+    return out
+
+
+def listed(out_dir, manifest):
+    rows = {}
+    for pcn in manifest["pcns"]:
+        for row in read_csv(out_dir / pcn / "hypertension.csv"):
+            rows[row["patient_id"]] = (row["band"], pcn)
+    return rows
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_worklist_equals_truth(runs, fmt):
+    data, out_dir, manifest = runs[fmt]
+    truth = {r["patient_id"]: (r["band"], r["pcn_id"]) for r in read_csv(data / "truth.csv")
+             if r["cohort"] == "hypertension"}
+    got = listed(out_dir, manifest)
+    missed = sorted(set(truth) - set(got))
+    extra = sorted(set(got) - set(truth))
+    wrong = sorted(p for p in set(truth) & set(got) if truth[p] != got[p])
+    assert not missed and not extra and not wrong, (
+        f"{fmt}: missed {len(missed)}, extra {len(extra)}, wrong band/PCN {len(wrong)}; "
+        f"e.g. missed {missed[:3]} extra {extra[:3]} wrong {[(p, truth[p], got[p]) for p in wrong[:3]]}")
+    assert len(truth) >= 40, "the generator should plant every band and risk factor"
+
+
+def test_truth_covers_every_band_and_near_miss_is_absent(runs):
+    data, out_dir, manifest = runs["fhir-ndjson"]
+    truth = read_csv(data / "truth.csv")
+    assert {r["band"] for r in truth} == {"severe", "stage 2", "stage 1 with risk factor", "stage 1"}
+    got = listed(out_dir, manifest)
+    near = read_csv(data / "near_misses.csv")
+    assert near and not {r["patient_id"] for r in near} & set(got)
+
+
+@pytest.mark.parametrize("fmt", FORMATS[1:])
+def test_formats_give_identical_canonical_tables(spark, runs, fmt):
+    base = runs["fhir-ndjson"][1] / "canonical"
+    other = runs[fmt][1] / "canonical"
+    for table, struct in TABLES.items():
+        a = spark.read.schema(struct).parquet(str(base / table))
+        b = spark.read.schema(struct).parquet(str(other / table))
+        assert a.count() == b.count(), f"{table}: row counts differ for {fmt}"
+        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, f"{table}: rows differ for {fmt}"
+
+
+def test_worklist_is_ranked_and_readable(runs):
+    data, out_dir, manifest = runs["fhir-ndjson"]
+    order = {"severe": 1, "stage 2": 2, "stage 1 with risk factor": 3, "stage 1": 4}
+    for pcn in manifest["pcns"]:
+        rows = read_csv(out_dir / pcn / "hypertension.csv")
+        assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+        keys = [(order[r["band"]], -float(r["systolic"]), int(r["days_since_reading"]), r["patient_id"]) for r in rows]
+        assert keys == sorted(keys)
+        for r in rows:
+            assert len(r["nhs_number"]) == 12 and r["nhs_number"][3] == " " and r["nhs_number"][7] == " "
+            assert r["reason"] and json.loads(r["evidence"])["bp_date"] == r["reading_date"]
+            assert r["pcn_id"] == pcn
+
+
+def test_unassigned_practice_goes_to_its_own_folder(runs):
+    data, out_dir, manifest = runs["fhir-ndjson"]
+    assert "UNASSIGNED" in manifest["pcns"]
+    truth = [r for r in read_csv(data / "truth.csv") if r["pcn_id"] == "UNASSIGNED"]
+    assert {r["patient_id"] for r in truth} == {r["patient_id"] for r in read_csv(out_dir / "UNASSIGNED" / "hypertension.csv")}
+
+
+def test_manifest_accounts_for_the_run(runs):
+    data, out_dir, manifest = runs["gp-extract"]
+    assert manifest["as_of"] == AS_OF.isoformat() and manifest["input"]["format"] == "gp-extract"
+    assert manifest["cohorts"]["hypertension"]["listed"] == sum(manifest["cohorts"]["hypertension"]["by_pcn"].values())
+    assert manifest["ingest"]["rows"]["patients"] == N_PATIENTS
+    assert "pyspark" in manifest["versions"] and manifest["codelists"]["hypertension"]["sha256"]
+    attrition = read_csv(out_dir / manifest["pcns"][0] / "attrition.csv")
+    counts = [int(r["patients"]) for r in attrition if r["cohort"] == "hypertension"]
+    assert counts == sorted(counts, reverse=True) and counts[-1] == manifest["cohorts"]["hypertension"]["by_pcn"][manifest["pcns"][0]]
+
+
+def test_same_inputs_give_byte_identical_worklists(spark, runs, tmp_path):
+    data, out_dir, manifest = runs["fhir-ndjson"]
+    again = run(spark, data, AS_OF, tmp_path / "again", fmt="fhir-ndjson")
+    for pcn in manifest["pcns"]:
+        for name in ("hypertension.csv", "attrition.csv"):
+            assert (out_dir / pcn / name).read_bytes() == (tmp_path / "again" / pcn / name).read_bytes()
+    assert json.dumps(again["cohorts"], sort_keys=True) == json.dumps(manifest["cohorts"], sort_keys=True)
