@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -29,6 +30,9 @@ def get_spark(master: str | None = None, app_name: str = "casefind", loopback: b
     if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(master or os.environ.get("CASEFIND_MASTER", "local[*]"))
     conf = dict(DEFAULTS)
+    log4j = Path(__file__).resolve().parents[1] / "conf" / "log4j2.properties"
+    if log4j.is_file():
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
     if loopback:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         conf["spark.driver.bindAddress"] = "127.0.0.1"
