@@ -1,0 +1,130 @@
+"""The generator's record model: resources that carry exactly what the canonical rows need.
+
+Each clinical record is a small dict (``rt`` = FHIR resource type) holding its codings, the
+dateTime string as the source will write it, values and statuses. ``canonical_rows`` turns one
+into the rows of engine/schema.py by the mapping rules in its docstring; the FHIR writer and the
+GP-extract writer both start from the same dicts, so every format maps back to the same rows.
+Truth is computed from ``canonical_rows`` too: the answer key sees what the engine will see.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+# FHIR status → canonical events.status. A valid observation or procedure is "active": the
+# canonical vocabulary has no "final" (schema: active / resolved / refuted / entered-in-error).
+OBS_STATUS = {"final": "active", "amended": "active", "entered-in-error": "entered-in-error",
+              "cancelled": "entered-in-error"}
+PROC_STATUS = {"completed": "active", "not-done": "refuted", "entered-in-error": "entered-in-error"}
+ENCOUNTER_CLASS = {"AMB": "ambulatory", "EMER": "emergency", "VR": "virtual", "HH": "home",
+                   "IMP": "inpatient"}
+
+
+def canon_date(text: str | None) -> dt.date | None:
+    """The calendar date written in the source: first 10 chars; YYYY-MM → 1st; YYYY → 1 Jan."""
+    if not text:
+        return None
+    t = text[:10]
+    if len(t) == 4:
+        t += "-01-01"
+    elif len(t) == 7:
+        t += "-01"
+    return dt.date.fromisoformat(t)
+
+
+def stamp(day: dt.date, minute_of_day: int | None) -> str:
+    """A FHIR dateTime for a day: date only, or a time in UTC (never crossing midnight)."""
+    if minute_of_day is None:
+        return day.isoformat()
+    h, m = divmod(minute_of_day, 60)
+    return f"{day.isoformat()}T{h:02d}:{m:02d}:00+00:00"
+
+
+def observation(rid, when, codings, value=None, unit=None, components=(), status="final"):
+    """components: sequence of (codings, value, unit)."""
+    return {"rt": "Observation", "id": rid, "when": when, "codings": list(codings), "value": value,
+            "unit": unit, "components": [tuple(c) for c in components], "status": status}
+
+
+def condition(rid, onset, codings, clinical="active", verification="confirmed", abatement=None,
+              recorded=None):
+    return {"rt": "Condition", "id": rid, "onset": onset, "codings": list(codings),
+            "clinical": clinical, "verification": verification, "abatement": abatement,
+            "recorded": recorded or onset}
+
+
+def procedure(rid, when, codings, status="completed"):
+    return {"rt": "Procedure", "id": rid, "when": when, "codings": list(codings), "status": status}
+
+
+def medication(rid, authored, coding, end, quantity, status="active"):
+    return {"rt": "MedicationRequest", "id": rid, "when": authored, "codings": [coding],
+            "end": end, "quantity": quantity, "status": status}
+
+
+def encounter(rid, start, end, klass, coding, status="finished"):
+    return {"rt": "Encounter", "id": rid, "start": start, "end": end, "class": klass,
+            "codings": [coding], "status": status}
+
+
+def service_request(rid, authored, coding, priority="routine", status="active"):
+    return {"rt": "ServiceRequest", "id": rid, "when": authored, "codings": [coding],
+            "priority": priority, "status": status}
+
+
+def _event(pid, day, coding, value, unit, kind, status, sid):
+    return {"patient_id": pid, "date": day, "system": coding[0], "code": coding[1],
+            "display": coding[2], "value": None if value is None else float(value), "unit": unit,
+            "kind": kind, "status": status, "source_id": sid}
+
+
+def canonical_rows(pid: str, res: dict) -> tuple[str, list[dict]]:
+    """(canonical table, rows) for one resource, by the rules in engine/schema.py."""
+    rt = res["rt"]
+    sid = f"{rt}/{res['id']}"
+    if rt == "Observation":
+        day, status = canon_date(res["when"]), OBS_STATUS[res["status"]]
+        rows = [_event(pid, day, c, res["value"], res["unit"] if res["value"] is not None else None,
+                       "observation", status, sid) for c in res["codings"]]
+        for codings, value, unit in res["components"]:
+            rows += [_event(pid, day, c, value, unit, "observation", status, sid) for c in codings]
+        return "events", rows
+    if rt == "Condition":
+        onset = canon_date(res["onset"] or res["recorded"])
+        if res["verification"] in ("refuted", "entered-in-error"):
+            return "events", [_event(pid, onset, c, None, None, "condition", res["verification"], sid)
+                              for c in res["codings"]]
+        rows = [_event(pid, onset, c, None, None, "condition", "active", sid) for c in res["codings"]]
+        if res["clinical"] in ("inactive", "resolved", "remission") or res["abatement"]:
+            end = canon_date(res["abatement"] or res["recorded"] or res["onset"])
+            rows += [_event(pid, end, c, None, None, "condition", "resolved", sid) for c in res["codings"]]
+        return "events", rows
+    if rt == "Procedure":
+        day = canon_date(res["when"])
+        return "events", [_event(pid, day, c, None, None, "procedure", PROC_STATUS[res["status"]], sid)
+                          for c in res["codings"]]
+    if rt == "MedicationRequest":
+        return "medications", [
+            {"patient_id": pid, "date": canon_date(res["when"]), "end_date": canon_date(res["end"]),
+             "system": c[0], "code": c[1], "display": c[2], "status": res["status"],
+             "quantity": float(res["quantity"]), "source_id": sid} for c in res["codings"]]
+    if rt == "ServiceRequest":
+        return "referrals", [
+            {"patient_id": pid, "date": canon_date(res["when"]), "system": c[0], "code": c[1],
+             "display": c[2], "priority": res["priority"], "status": res["status"],
+             "outcome_date": None, "source_id": sid} for c in res["codings"]]
+    if rt == "Encounter":
+        klass = ENCOUNTER_CLASS[res["class"]]
+        return "encounters", [
+            {"patient_id": pid, "start": canon_date(res["start"]), "end": canon_date(res["end"]),
+             "class": klass, "emergency": klass == "emergency", "system": c[0], "code": c[1],
+             "source_id": sid} for c in res["codings"]]
+    raise ValueError(f"unknown resource type {rt}")
+
+
+def patient_row(p: dict) -> dict:
+    """The canonical patients row, less the ethnicity columns ingest derives from events."""
+    return {k: p[k] for k in ("patient_id", "nhs_number", "given_name", "family_name", "birth_date",
+                              "sex", "death_date", "lsoa_code", "practice_id", "registration_start",
+                              "registration_end")} | {
+        "deceased": p["death_date"] is not None, "imd_decile": p["imd_decile"],
+        "address_care_home": p["care_home"]}
