@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -101,6 +102,10 @@ def cmd_demo(args) -> None:
     from engine.pipeline import run
     from synthetic_data import generate
     data, out = args.dir / "input", args.dir / "out"
+    if data.exists():
+        if not (data / "generator.json").is_file():
+            raise ConfigError(f"{data} exists and was not written by casefind generate; choose another --dir")
+        shutil.rmtree(data)   # the demo's own generated input: regenerate rather than refuse
     t0 = time.monotonic()
     generate(data, n_patients=args.patients, seed=args.seed, fmt="fhir-ndjson", as_of=DEMO_AS_OF, n_pcns=args.pcns)
     print(f"generated {args.patients} patients over {args.pcns} PCNs in {time.monotonic() - t0:.1f} s: {data}")
