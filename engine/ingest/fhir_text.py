@@ -1,0 +1,142 @@
+"""FHIR text → one row per resource: (source_file, bundle_key, full_url, depth, resource_type, json).
+
+Two readers, whatever the folder calls itself:
+
+* NDJSON (``*.ndjson``, ``*.NNN.ndjson``, ``.gz``): ``spark.read.text``, one line = one resource,
+  blank lines ignored.
+* JSON (``*.json``, ``.json.gz``): ``spark.read.text(wholetext=True)``, one file = one Bundle or one
+  resource, pretty-printed or not.
+
+A Bundle is a container: its entries replace it (``from_json`` with ``entry.resource`` typed as a
+string returns each entry's resource as raw JSON text), nested Bundles are unpacked the same way up
+to ``MAX_DEPTH`` levels. Each level is a projection + explode of the one before, so every byte is
+read once and every resource's head parsed once; nothing is parsed in Python.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from engine.ingest import columns as C
+from engine.ingest.fhir_schemas import HEAD, USED
+from engine.ingest.files import Inventory
+
+MAX_DEPTH = 4   # Bundle inside Bundle inside ... (HL7 examples go 2 deep)
+
+
+
+def _glob_escape(path: str) -> str:
+    """Spark treats load paths as Hadoop globs; escape glob characters in real file names."""
+    return re.sub(r"([\[\]{}*?\\])", r"\\\1", path)
+
+
+def _relative(path_col: Column, root: Path) -> Column:
+    """The file's path relative to the input folder (as shown in quarantine and the report)."""
+    local = F.regexp_replace(path_col, r"^file:(//)?", "")
+    prefix = str(root.resolve()).rstrip("/") + "/"
+    return F.when(local.startswith(prefix), F.substring(local, len(prefix) + 1, 1 << 30)).otherwise(local)
+
+
+def _read(spark: SparkSession, paths: list[Path], root: Path, wholetext: bool) -> DataFrame:
+    df = spark.read.text([_glob_escape(str(p.resolve())) for p in paths], wholetext=wholetext)
+    text = F.regexp_replace(F.col("value"), "^\uFEFF", "")
+    df = df.select(_relative(F.col("_metadata.file_path"), root).alias("source_file"), text.alias("text"))
+    if not wholetext:
+        df = df.filter(F.trim(F.col("text")) != "")
+    return df
+
+
+def _start(df: DataFrame) -> DataFrame:
+    return df.select(
+        "source_file", F.col("source_file").alias("bundle_key"), F.lit(None).cast("string").alias("full_url"),
+        F.lit(0).alias("depth"), "text", F.lit(None).cast("string").alias("note"), F.lit(False).alias("done"),
+        F.lit(None).cast("string").alias("rt"), F.lit(None).cast("string").alias("rid"),
+        F.lit(None).cast("boolean").alias("is_obj"), F.lit(None).cast("boolean").alias("is_log"))
+
+
+def _unpack_level(df: DataFrame, explode_bundles: bool) -> DataFrame:
+    """Parse the head of every row not yet parsed; replace each Bundle by its entries."""
+    todo = ~F.col("done") & F.col("note").isNull()
+    df = df.withColumn("h", F.when(todo, F.from_json("text", HEAD)))
+    df = df.withColumn("obj", F.when(todo, F.json_object_keys("text").isNotNull()))
+    rt = F.col("h.resourceType")
+    is_bundle = todo & F.col("obj") & (rt == "Bundle")
+    parsed_self = F.struct(
+        "source_file", "bundle_key", "full_url", "depth", "text", "note", F.lit(True).alias("done"),
+        F.when(todo, rt).otherwise(F.col("rt")).alias("rt"),
+        F.when(todo, F.col("h.id")).otherwise(F.col("rid")).alias("rid"),
+        F.when(todo, F.col("obj")).otherwise(F.col("is_obj")).alias("is_obj"),
+        F.when(todo, F.col("h.eventId").isNotNull() & F.col("h.exportId").isNotNull())
+         .otherwise(F.col("is_log")).alias("is_log"))
+    if not explode_bundles:
+        return df.select(F.explode(F.array(parsed_self)).alias("r")).select("r.*")
+
+    def child(e: Column) -> Column:
+        no_res = e.getField("resource").isNull()
+        has_req = e.getField("request").isNotNull() | e.getField("response").isNotNull()
+        return F.struct(
+            F.col("source_file").alias("source_file"), F.col("bundle_key").alias("bundle_key"),
+            e.getField("fullUrl").alias("full_url"), (F.col("depth") + 1).alias("depth"),
+            e.getField("resource").alias("text"),
+            F.when(no_res, F.when(has_req, F.lit("skip")).otherwise(F.lit("quarantine"))).alias("note"),
+            F.lit(False).alias("done"), F.lit(None).cast("string").alias("rt"),
+            F.lit(None).cast("string").alias("rid"), F.lit(None).cast("boolean").alias("is_obj"), F.lit(None).cast("boolean").alias("is_log"))
+
+    items = F.when(is_bundle, F.transform(F.coalesce(F.col("h.entry"), F.array()), child)) \
+             .otherwise(F.array(parsed_self))
+    return df.select(F.explode(items).alias("r")).select("r.*")
+
+
+def read_records(spark: SparkSession, inv: Inventory) -> DataFrame:
+    """Every resource (and every non-resource line/entry) in the folder, classified.
+
+    Columns: source_file, bundle_key, full_url, depth, resource_type, resource_id, json, outcome,
+    reason (resource_id is the resource's id, else the id its fullUrl implies).
+    ``outcome`` is null for resources of a type the mapping reads (it decides), else
+    ``quarantined`` or ``skipped`` with a fixed ``reason``.
+    """
+    parts = []
+    if inv.ndjson:
+        parts.append(_read(spark, inv.ndjson, inv.root, wholetext=False))
+    if inv.json:
+        parts.append(_read(spark, inv.json, inv.root, wholetext=True))
+    df = _start(parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1]))
+    for level in range(MAX_DEPTH + 1):
+        df = _unpack_level(df, explode_bundles=level < MAX_DEPTH)
+
+    rt, note = F.col("rt"), F.col("note")
+    quarantine, skip = F.lit("quarantined"), F.lit("skipped")
+    outcome = (F.when(note == "skip", skip).when(note == "quarantine", quarantine)
+               .when(~F.col("is_obj"), quarantine)
+               .when(rt.isNull() & F.col("is_log"), skip)
+               .when(rt.isNull(), quarantine)
+               .when(rt == "Bundle", quarantine)
+               .when(rt.isin(*USED), F.lit(None).cast("string"))
+               .otherwise(skip))
+    reason = (F.when(note.isNotNull(), F.lit(C.ENTRY_WITHOUT_RESOURCE))
+              .when(~F.col("is_obj"), F.lit(C.INVALID_JSON))
+              .when(rt.isNull() & F.col("is_log"), F.lit(C.EXPORT_LOG))
+              .when(rt.isNull(), F.lit(C.NO_RESOURCE_TYPE))
+              .when(rt == "Bundle", F.lit(C.NESTED_TOO_DEEP))
+              .when(rt.isin(*USED), F.lit(None).cast("string"))
+              .otherwise(F.lit(C.TYPE_NOT_USED)))
+    # An entry with no resource has no text: keep its fullUrl as the quarantined record.
+    json = F.when(note.isNotNull(), F.to_json(F.struct(F.col("full_url").alias("fullUrl")))).otherwise(F.col("text"))
+    return df.select("source_file", "bundle_key", "full_url", "depth",
+                     rt.alias("resource_type"),
+                     F.coalesce(C.blank_to_null(F.col("rid")), C.id_from_full_url(F.col("full_url"))).alias("resource_id"),
+                     json.alias("json"),
+                     outcome.alias("outcome"), reason.alias("reason"))
+
+
+def empty_records(spark: SparkSession) -> DataFrame:
+    schema = T.StructType([T.StructField(n, t) for n, t in (
+        ("source_file", T.StringType()), ("bundle_key", T.StringType()), ("full_url", T.StringType()),
+        ("depth", T.IntegerType()), ("resource_type", T.StringType()),
+        ("resource_id", T.StringType()), ("json", T.StringType()),
+        ("outcome", T.StringType()), ("reason", T.StringType()))])
+    return spark.createDataFrame([], schema)

@@ -1,0 +1,103 @@
+"""Every folder of the public FHIR samples (../shared/fhir_samples) ingests without a crash and with
+every record accounted for (read = ingested + quarantined + skipped, per type)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from engine import schema
+from engine.ingest import detect_format, ingest
+
+# folder → (data sub-folder, expected format)
+FOLDERS = {
+    "synthea_pathling_bundles": ("fhir", "fhir-bundles"),
+    "bulk_pathling_testdata": ("ndjson", "fhir-ndjson"),
+    "bulk_smart_sample_10patients": ("ndjson", "fhir-ndjson"),
+    "bulk_cumulus_etl_simple": ("ndjson", "fhir-ndjson"),
+    "hl7_fhir_r4_examples": ("examples", "fhir-bundles"),
+    "ukcore_r4_examples": ("json", "fhir-bundles"),
+    "uk_nhs_eps_examples": ("examples", "fhir-bundles"),
+}
+
+
+def test_every_sample_folder_is_listed(fhir_samples):
+    present = {p.name for p in fhir_samples.iterdir() if p.is_dir()}
+    assert present == set(FOLDERS), "a sample folder was added or removed: update FOLDERS"
+
+
+@pytest.fixture(scope="module")
+def runs(spark, fhir_samples, tmp_path_factory):
+    cache = {}
+
+    def run(folder: str):
+        if folder not in cache:
+            sub, _ = FOLDERS[folder]
+            cache[folder] = ingest(spark, fhir_samples / folder / sub, None, tmp_path_factory.mktemp(folder))
+        return cache[folder]
+    return run
+
+
+@pytest.mark.parametrize("folder", sorted(FOLDERS))
+def test_sample_folder_accounting(folder, runs, fhir_samples):
+    sub, fmt = FOLDERS[folder]
+    assert detect_format(fhir_samples / folder / sub) == fmt
+    result = runs(folder)
+    rep = result.report
+    json.dumps(rep)
+    assert rep["totals"]["read"] > 0
+    for rtype, c in rep["records"].items():
+        assert c["read"] == c["ingested"] + c["quarantined"] + c["skipped"], rtype
+    assert "Bundle" not in rep["records"]
+    assert sum(rep["quarantine_reasons"].values()) == rep["totals"]["quarantined"]
+    for name, sch in schema.TABLES.items():
+        assert result.tables[name].schema == sch
+    assert rep["canonical_rows"]["patients"] > 0
+
+
+def test_synthea_bundles(runs):
+    res = runs("synthea_pathling_bundles")
+    rep = res.report
+    assert rep["records"]["Patient"] == {"read": 10, "ingested": 10, "quarantined": 0, "skipped": 0}
+    assert rep["canonical_rows"]["patients"] == 10
+    ev = res.tables["events"]
+    sbp = ev.filter("system = 'http://loinc.org' and code = '8480-6'")
+    assert sbp.select("patient_id").distinct().count() == 10
+    assert sbp.filter("value is null").count() == 0
+    # every urn:uuid subject resolved to a patient in the data
+    assert rep["quarantine_reasons"].get("unknown patient", 0) == 0
+
+
+def test_smart_bulk_log_lines_skipped(runs):
+    rep = runs("bulk_smart_sample_10patients").report
+    assert rep["skip_reasons"]["bulk export log line"] == 4
+    assert rep["records"]["Patient"]["ingested"] == 13
+
+
+def test_cumulus_escaped_slashes_and_unknown_patients(runs):
+    res = runs("bulk_cumulus_etl_simple")
+    rep = res.report
+    assert rep["quarantine_reasons"].get("unknown patient", 0) > 0       # references to absent patients
+    systems = {r["system"] for r in res.tables["events"].select("system").distinct().collect()}
+    assert not any("\\/" in (s or "") for s in systems)
+
+
+def test_ukcore_blood_pressure_example(runs):
+    ev = runs("ukcore_r4_examples").tables["events"]
+    bp = ev.filter("source_id = 'Observation/UKCore-Observation-VitalSigns-BloodPressure-Example'")
+    got = sorted((r["system"], r["code"], r["value"]) for r in bp.collect())
+    assert ("http://loinc.org", "8480-6", 142.0) in got
+    assert ("http://snomed.info/sct", "72313002", 142.0) in got
+    assert ("http://loinc.org", "8462-4", 94.0) in got
+    assert ("http://snomed.info/sct", "1091811000000102", 94.0) in got
+    assert {r["date"] for r in bp.collect()} == {dt.date(2023, 8, 10)}
+
+
+def test_eps_message_bundles(runs):
+    res = runs("uk_nhs_eps_examples")
+    rep = res.report
+    assert rep["quarantine_by_type"]["(none)"] == {"no resourceType": 1}   # signature.json
+    nhs = res.tables["patients"].filter("nhs_number is not null").count()
+    assert nhs == rep["canonical_rows"]["patients"]
+    assert rep["records"]["MedicationRequest"]["ingested"] > 0
