@@ -69,7 +69,7 @@ def main() -> None:
         run_s, run_mb = timed([*casefind, "run", "--input", str(work / "input"), "--as-of", "2026-03-31",
                                "--out", str(work / "out")], work / "run.log")
         manifest = json.loads((work / "out" / "manifest.json").read_text())
-        resources = sum(v.get("read", 0) for v in manifest["ingest"].get("resources", {}).values())
+        resources = manifest["ingest"]["totals"]["read"]
         stages = dict(re.findall(r"(ingest|cohort \w+):.*?([\d.]+) s", (work / "run.log").read_text()))
         input_mb = manifest["input"]["bytes"] / 2**20
         rows.append((n, resources, input_mb, gen_s, gen_mb, run_s, run_mb, stages))

@@ -80,8 +80,8 @@ def run(spark, input_path: str | Path, as_of: dt.date, out: str | Path, fmt: str
         started = time.monotonic()
         result = ingest(spark, input_path, fmt, work)
         log.info("ingest: %s patients, %s events, %s quarantined, %.1f s",
-                 result.report.get("rows", {}).get("patients"), result.report.get("rows", {}).get("events"),
-                 sum(result.report.get("quarantine_reasons", {}).values()), time.monotonic() - started)
+                 result.report["canonical_rows"].get("patients"), result.report["canonical_rows"].get("events"),
+                 result.report["totals"]["quarantined"], time.monotonic() - started)
         record = Record.from_tables(result.tables)
 
         results = []
@@ -94,7 +94,8 @@ def run(spark, input_path: str | Path, as_of: dt.date, out: str | Path, fmt: str
         manifest = {
             "engine": "casefind", "as_of": as_of.isoformat(),
             "input": {**_input_summary(input_path), "format": fmt},
-            "ingest": result.report,
+            # paths inside the work folder are only meaningful relative to the final output
+            "ingest": {**result.report, "input": str(input_path.resolve()), "quarantine_path": "quarantine"},
             "pcns": pcns, "pseudonymised": pseudonymised,
             "cohorts": {}, "versions": _versions(),
         }

@@ -108,7 +108,7 @@ def test_manifest_accounts_for_the_run(runs):
     data, out_dir, manifest = runs["gp-extract"]
     assert manifest["as_of"] == AS_OF.isoformat() and manifest["input"]["format"] == "gp-extract"
     assert manifest["cohorts"]["hypertension"]["listed"] == sum(manifest["cohorts"]["hypertension"]["by_pcn"].values())
-    assert manifest["ingest"]["rows"]["patients"] == N_PATIENTS
+    assert manifest["ingest"]["canonical_rows"]["patients"] == N_PATIENTS
     assert "pyspark" in manifest["versions"] and manifest["codelists"]["hypertension"]["sha256"]
     attrition = read_csv(out_dir / manifest["pcns"][0] / "attrition.csv")
     counts = [int(r["patients"]) for r in attrition if r["cohort"] == "hypertension"]
