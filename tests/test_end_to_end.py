@@ -112,6 +112,8 @@ def test_manifest_accounts_for_the_run(runs):
     assert "pyspark" in manifest["versions"] and manifest["codelists"]["hypertension"]["sha256"]
     attrition = read_csv(out_dir / manifest["pcns"][0] / "attrition.csv")
     counts = [int(r["patients"]) for r in attrition if r["cohort"] == "hypertension"]
+    assert not any("{" in r["description"] for r in attrition), "parameter placeholders must be filled in"
+    assert any("last 24 months" in r["description"] for r in attrition)
     assert counts == sorted(counts, reverse=True) and counts[-1] == manifest["cohorts"]["hypertension"]["by_pcn"][manifest["pcns"][0]]
 
 
@@ -122,3 +124,19 @@ def test_same_inputs_give_byte_identical_worklists(spark, runs, tmp_path):
         for name in ("hypertension.csv", "attrition.csv"):
             assert (out_dir / pcn / name).read_bytes() == (tmp_path / "again" / pcn / name).read_bytes()
     assert json.dumps(again["cohorts"], sort_keys=True) == json.dumps(manifest["cohorts"], sort_keys=True)
+
+
+def test_synthea_bundles_run_to_unassigned_worklists(spark, fhir_samples, tmp_path):
+    """The Synthea bundles have no UK practice or PCN: every worklist goes under UNASSIGNED."""
+    manifest = run(spark, fhir_samples / "synthea_pathling_bundles", dt.date(2021, 4, 1), tmp_path / "out",
+                   fmt="fhir-bundles")
+    assert manifest["pcns"] == ["UNASSIGNED"]
+    totals = manifest["ingest"]["totals"]
+    assert totals["read"] == totals["ingested"] + totals["quarantined"] + totals["skipped"]
+    assert manifest["ingest"]["canonical_rows"]["patients"] == 10
+    attrition = read_csv(tmp_path / "out" / "UNASSIGNED" / "attrition.csv")
+    # 10 patients, 1 deceased, 1 child, 2 hypertensive ... every step is counted and none grows
+    counts = [int(r["patients"]) for r in attrition]
+    assert counts[0] > 0 and counts == sorted(counts, reverse=True)
+    listed_rows = read_csv(tmp_path / "out" / "UNASSIGNED" / "hypertension.csv")
+    assert len(listed_rows) == counts[-1]

@@ -40,10 +40,19 @@ class Cohort:
     def params(self, overrides: dict | None = None) -> dict:
         return cohort_params(self.name, self.defaults, overrides)
 
+    @staticmethod
+    def _shown(params: dict) -> dict:
+        return {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in params.items()}
+
+    def rule_labels(self, params: dict) -> list[str]:
+        """Each rule in plain English with the parameter values in force."""
+        shown = self._shown(params)
+        return [r.label.format(**shown) for r in self.rules]
+
     def explain(self, overrides: dict | None = None) -> str:
         params = self.params(overrides)
-        shown = {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in params.items()}
-        steps = "\n".join(f"  {i}. {r.label.format(**shown)}" for i, r in enumerate(self.rules, 1))
+        shown = self._shown(params)
+        steps = "\n".join(f"  {i}. {label}" for i, label in enumerate(self.rule_labels(params), 1))
         settings = "\n".join(f"  {k} = {shown[k]}" for k in sorted(shown))
         return (f"{self.title} ({self.name})\n\n{self.explanation.format(**shown)}\n\n"
                 f"Rules, in order:\n{steps}\n\nParameters (conf/cohorts/{self.name}.yaml):\n{settings}\n")

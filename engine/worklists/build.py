@@ -47,14 +47,14 @@ class CohortResult:
 def evaluate(cohort: Cohort, record: Record, as_of: dt.date, overrides: dict | None = None) -> CohortResult:
     evaluated = with_pcn(record, cohort.evaluate(record, as_of, overrides)).cache()
     try:
-        attrition = _attrition(cohort, evaluated)
+        attrition = _attrition(cohort, evaluated, cohort.rule_labels(cohort.params(overrides)))
         worklist = _ranked_members(cohort, record, evaluated, as_of)
     finally:
         evaluated.unpersist()
     return CohortResult(cohort, worklist, attrition)
 
 
-def _attrition(cohort: Cohort, evaluated: DataFrame) -> list[dict]:
+def _attrition(cohort: Cohort, evaluated: DataFrame, labels: list[str]) -> list[dict]:
     """How many eligible patients pass each rule in turn, per PCN: one aggregation."""
     passed, aggs = F.lit(True), [F.count("*").alias("eligible")]
     for rule in cohort.rules:
@@ -66,9 +66,9 @@ def _attrition(cohort: Cohort, evaluated: DataFrame) -> list[dict]:
         out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": 0, "rule": "eligible",
                     "description": "Registered and alive on the run date, meeting the cohort's age rule",
                     "patients": r["eligible"]})
-        for i, rule in enumerate(cohort.rules, 1):
+        for i, (rule, label) in enumerate(zip(cohort.rules, labels), 1):
             out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": i, "rule": rule.column,
-                        "description": rule.label, "patients": r[rule.column] or 0})
+                        "description": label, "patients": r[rule.column] or 0})
     return out
 
 
