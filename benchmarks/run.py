@@ -56,6 +56,8 @@ def python_parse_rate(ndjson: Path, limit: int = 5000) -> tuple[int, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, nargs="+", default=[20000, 100000])
+    ap.add_argument("--generate-only", type=int, nargs="*", default=[1000000],
+                    help="sizes to generate without running (the generator's bounded-memory check)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/casefind-bench"))
     args = ap.parse_args()
     casefind = [sys.executable, "-m", "engine.cli"]
@@ -84,6 +86,18 @@ def main() -> None:
                      f"(read, parse, map, quarantine, write Parquet): {spark_rate / rate:.1f}× the Python parse alone.")
         print(notes[-1])
 
+    gen_only = []
+    for n in args.generate_only:
+        work = args.work / f"gen{n}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        gen_s, gen_mb = timed([*casefind, "generate", "--patients", str(n), "--format", "fhir-ndjson",
+                               "--out", str(work / "input")], work / "generate.log")
+        size = sum(p.stat().st_size for p in (work / "input").iterdir()) / 2**20
+        gen_only.append((n, gen_s, gen_mb, size))
+        print(f"generate only, {n} patients: {gen_s:.1f} s, peak {gen_mb:.0f} MiB, {size:.0f} MiB written")
+        shutil.rmtree(work, ignore_errors=True)
+
     lines = ["# Benchmark results", "",
              f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}; one run of "
              "`python benchmarks/run.py`. Whole-process wall times; peak memory is the largest child "
@@ -93,6 +107,10 @@ def main() -> None:
     for n, res, mb, gs, gm, rs, rm, st in rows:
         lines.append(f"| {n:,} | {res:,} | {mb:.0f} | {gs:.1f} | {gm:.0f} | {rs:.1f} | {rm:.0f} | "
                      + ", ".join(f"{k} {v}" for k, v in st.items()) + " |")
+    if gen_only:
+        lines += ["", "## Generator alone (chunked writes, bounded memory)", "",
+                  "| patients | seconds | peak MiB | MiB written |", "|---:|---:|---:|---:|"]
+        lines += [f"| {n:,} | {s:.1f} | {m:.0f} | {w:.0f} |" for n, s, m, w in gen_only]
     lines += ["", "## Side by side: Spark readers vs parsing in Python with fhir.resources", "", *[f"- {x}" for x in notes], ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print(f"wrote {HERE / 'RESULTS.md'}")

@@ -1,4 +1,4 @@
-"""The GP-extract layout of CONTRACT.md: one CSV per table, rows straight from the canonical rows.
+"""The GP-extract layout (README, "GP extract"): one CSV per table, rows straight from the canonical rows.
 
 Row ids are the FHIR-style source ids ("Observation/<id>"), so this format and the FHIR ones can
 be compared row for row; an Observation with several codings or components gives several rows

@@ -1,4 +1,4 @@
-"""GP extract tables (CSV or Parquet; layout in /work/CONTRACT.md) → canonical rows.
+"""GP extract tables (CSV or Parquet; layout in the README, "GP extract") → canonical rows.
 
 CSV is read with an explicit all-string schema built from the header line (so nothing is inferred
 and a cell is never silently turned into null by a type guess), Parquet is read as written and cast
