@@ -103,3 +103,36 @@ def eligible(record: Record, as_of: dt.date, min_age: int = 18) -> DataFrame:
     alive = F.when(F.col("death_date").isNotNull(), F.col("death_date") > d) \
              .otherwise(~F.coalesce(F.col("deceased"), F.lit(False)))
     return p.where(registered & alive & (F.col("age") >= min_age))
+
+
+# Medication issues that never reached the patient do not count.
+NOT_ISSUED = ("entered-in-error", "cancelled", "draft")
+
+
+def issues_in(record: Record, codelist: str, as_of: dt.date, since: dt.date | None = None,
+              extra: tuple[str, ...] = ()) -> DataFrame:
+    """Medication issues whose (system, code) is in the codelist, dated ``since`` ≤ date ≤ ``as_of``."""
+    cond = (F.col("date") <= lit_date(as_of)) & ~F.coalesce(F.col("status"), F.lit("")).isin(*NOT_ISSUED)
+    if since is not None:
+        cond &= F.col("date") >= lit_date(since)
+    codes = record.codes(codelist).select("system", "code", *extra)
+    return record.medications.where(cond).join(codes, ["system", "code"], "left_semi" if not extra else "inner")
+
+
+def issue_count(record: Record, codelist: str, as_of: dt.date, since: dt.date | None = None,
+                name: str = "issues") -> DataFrame:
+    """patient_id, <name> (distinct issues: one prescription coded twice counts once), <name>_last."""
+    rows = issues_in(record, codelist, as_of, since)
+    return rows.groupBy("patient_id").agg(F.countDistinct("source_id").alias(name),
+                                          F.max("date").alias(f"{name}_last"))
+
+
+def referrals_in(record: Record, codelist: str, as_of: dt.date, since: dt.date | None = None,
+                 extra: tuple[str, ...] = ()) -> DataFrame:
+    """Referrals whose code is in the codelist, dated ``since`` ≤ date ≤ ``as_of`` (not entered in error)."""
+    cond = (F.col("date") <= lit_date(as_of)) & \
+        ~F.coalesce(F.col("status"), F.lit("")).isin("entered-in-error", "revoked", "draft")
+    if since is not None:
+        cond &= F.col("date") >= lit_date(since)
+    codes = record.codes(codelist).select("system", "code", *extra)
+    return record.referrals.where(cond).join(codes, ["system", "code"], "left_semi" if not extra else "inner")

@@ -25,6 +25,7 @@ from engine import schema
 from engine.codelists import load_codelist
 from engine.config import ConfigError, conf_dir
 from engine.ingest import columns as C
+from engine.ingest import units
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,13 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
         cols = [f.name for f in schema.TABLES[name].fields]
         df = df.dropDuplicates(cols)
         df = df.join(known, F.col("patient_id") == F.col("_known"), "left")
+        unit_reason = F.lit(None).cast("string")
+        if name == "events":
+            df = units.normalise(df, units.conversion_table(spark, codelist_dir))
+            unit_reason = F.col("_unit_reason")
         df = df.withColumn("_reason", C.first_reason((F.col("_known").isNull(), C.UNKNOWN_PATIENT),
-                                                     (F.col(DATE_COLUMN[name]).isNull(), C.NO_DATE))).drop("_known")
+                                                     (F.col(DATE_COLUMN[name]).isNull(), C.NO_DATE),
+                                                     (unit_reason.isNotNull(), units.UNKNOWN_UNIT))).drop("_known")
         quarantined.append(df.filter(F.col("_reason").isNotNull()).select(
             F.lit("canonical").alias("stage"), "source_file", F.lit(name).alias("resource_type"),
             F.col("_reason").alias("reason"), F.to_json(F.struct(*cols)).alias("record")))
