@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from engine import schema
-from engine.config import ConfigError
+from engine.config import ConfigError, conf_dir
 from engine.fhir_conventions import (CARE_HOME_EXTENSION, LSOA_EXTENSION, NHS_NUMBER_SYSTEM, ODS_SYSTEM,
                                      REGISTRATION_EXTENSION, UKCORE_ETHNICITY_EXTENSION)
 from engine.ingest import detect_format, ingest
@@ -26,9 +27,12 @@ D = dt.date
 # --- shared test inputs ---------------------------------------------------------------------------
 
 def _conf(base: Path) -> tuple[Path, Path]:
-    """A tiny ethnicity codelist and an IMD file with the published IMD 2019 column names."""
+    """A tiny ethnicity codelist, the real lab lists units.yaml names, and an IMD file with the
+    published IMD 2019 column names."""
     cl = base / "codelists"
     cl.mkdir(parents=True, exist_ok=True)
+    for name in ("total_cholesterol", "ldl_cholesterol", "ntprobnp"):
+        shutil.copy(conf_dir() / "codelists" / f"{name}.csv", cl)
     (cl / "ethnicity.csv").write_text(
         "# test list\ncode,term,system,group,category\n"
         "110751000000108,Indian,snomedct,Asian,Indian\n"
