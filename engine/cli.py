@@ -111,9 +111,10 @@ def cmd_demo(args) -> None:
     print(f"generated {args.patients} patients over {args.pcns} PCNs in {time.monotonic() - t0:.1f} s: {data}")
     manifest = run(_spark(args.master), data, DEMO_AS_OF, out, fmt="fhir-ndjson")
     print(f"run as of {DEMO_AS_OF} finished in {time.monotonic() - t0:.1f} s in all")
+    print("worklists (<cohort>.csv: patients listed) and attrition.csv, one folder per PCN:")
     for pcn in manifest["pcns"]:
-        for name in manifest["cohorts"]:
-            print(f"  {out / pcn / (name + '.csv')}  ({manifest['cohorts'][name]['by_pcn'][pcn]} patients)")
+        counts = ", ".join(f"{name} {c['by_pcn'][pcn]}" for name, c in manifest["cohorts"].items())
+        print(f"  {out / pcn}/  {counts}")
     print(f"manifest: {out / 'manifest.json'}")
 
 

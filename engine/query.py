@@ -136,3 +136,17 @@ def referrals_in(record: Record, codelist: str, as_of: dt.date, since: dt.date |
         cond &= F.col("date") >= lit_date(since)
     codes = record.codes(codelist).select("system", "code", *extra)
     return record.referrals.where(cond).join(codes, ["system", "code"], "left_semi" if not extra else "inner")
+
+
+def current_medicines(record: Record, as_of: dt.date, days: int = 90, name: str = "current_medicines") -> DataFrame:
+    """patient_id, <name>: distinct medicines issued in the last ``days`` days (CLINICAL_RULES §0/§1).
+
+    A medicine is a (system, code); an issue coded twice (dm+d and RxNorm on one request) counts
+    once, as its smallest (system, code), so dual coding never inflates the count.
+    """
+    since = as_of - dt.timedelta(days=days)
+    cond = (F.col("date") <= lit_date(as_of)) & (F.col("date") >= lit_date(since)) & \
+        ~F.coalesce(F.col("status"), F.lit("")).isin(*NOT_ISSUED)
+    per_issue = (record.medications.where(cond).groupBy("patient_id", "source_id")
+                 .agg(F.min(F.struct("system", "code")).alias("medicine")))
+    return per_issue.groupBy("patient_id").agg(F.countDistinct("medicine").alias(name))

@@ -14,7 +14,6 @@ from synthetic_data.population import CHUNK, Population
 from synthetic_data.vocab import Vocab
 
 FORMATS = ("fhir-ndjson", "fhir-bundles", "gp-extract")
-COHORT = "hypertension"
 NDJSON_CHUNKED_ABOVE = 20_000     # patients; above this every type is split into numbered files
 MAX_PATIENTS = 100_000_000
 
@@ -94,18 +93,21 @@ def _write(path, pop, vocab, n_patients, n_pcns, seed, fmt, as_of) -> dict:
                 writer.patients(chunk)
                 for b in chunk:
                     pid = b.patient["patient_id"]
-                    band = b.truth[0] if b.truth else None
                     name = b.scenario.name if b.scenario else "background"
                     if b.scenario:
+                        cohort = b.scenario.cohort
                         scenario_counts[name] = scenario_counts.get(name, 0) + 1
-                        if band != b.scenario.band:
+                        if b.truth.get(cohort) != b.scenario.band:
                             mismatches.append(name)
-                        if b.scenario.band is None and band is None:
-                            near_w.writerow([pid, COHORT, name])
+                        if b.scenario.band is None and cohort not in b.truth:
+                            near_w.writerow([pid, cohort, name])
                             n_near += 1
-                    if band:
-                        truth_w.writerow([pid, COHORT, band, b.pcn_id, name])
-                        bands[band] = bands.get(band, 0) + 1
+                    for cohort, band in sorted(b.truth.items()):
+                        # the scenario is named only on the row of the cohort it was planted for
+                        why = name if b.scenario and cohort == b.scenario.cohort else "background"
+                        truth_w.writerow([pid, cohort, band, b.pcn_id, why])
+                        key = f"{cohort}: {band}"
+                        bands[key] = bands.get(key, 0) + 1
         finally:
             writer.close()
 

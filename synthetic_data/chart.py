@@ -10,8 +10,8 @@ import random
 import uuid
 
 from synthetic_data import records as R
-from synthetic_data.vocab import (AMLODIPINE_SOLN, AMLODIPINE_TABS, MMHG, BMI_UNIT, EGFR_UNIT,
-                                  Vocab)
+from synthetic_data.vocab import (AMLODIPINE_SOLN, AMLODIPINE_TABS, BMI_UNIT, EGFR_UNIT, ENC_REFERRAL_SEEN,
+                                  MMHG, Vocab)
 
 CLINIC_STYLES = ("snomed_uk", "snomed_plain", "snomed_oe", "loinc_panel", "ukcore_panel")
 HOME_STYLES = ("home_pair", "home_panel", "abpm_24h", "abpm_day", "home_marker")
@@ -134,14 +134,30 @@ class Chart:
                                   (day + dt.timedelta(days=28)).isoformat(), qty, status))
             day -= dt.timedelta(days=self.rng.choice((28, 56, 84)))
 
-    def encounter(self, day, klass, coding):
+    def encounter(self, day, klass, coding, status="finished", based_on=None):
         start = self.rng.randrange(8 * 60, 18 * 60)
         length = self.rng.randrange(10, 40) if klass != "EMER" else self.rng.randrange(60, 300)
         end_day, end_min = day, start + length
         if end_min >= 24 * 60:
             end_day, end_min = day + dt.timedelta(days=1), end_min - 24 * 60
         return self.add(R.encounter(self.new_id(), R.stamp(day, start), R.stamp(end_day, end_min),
-                                    klass, coding))
+                                    klass, coding, status, based_on))
 
-    def referral(self, day, coding, priority="routine", status="active"):
-        return self.add(R.service_request(self.new_id(), self.when(day), coding, priority, status))
+    def referral(self, day, coding, priority="routine", status="active", seen_on=None,
+                 seen_status="finished", seen_coding=None):
+        """A ServiceRequest; ``seen_on`` adds the encounter that carried it out (Encounter.basedOn).
+        Only a finished encounter is an outcome; a planned or cancelled one is written but is not."""
+        sr = self.add(R.service_request(self.new_id(), self.when(day), coding, priority, status))
+        if seen_on is not None:
+            self.encounter(seen_on, "AMB", seen_coding or ENC_REFERRAL_SEEN, seen_status, based_on=sr["id"])
+            if seen_status == "finished":
+                sr["outcome"] = seen_on.isoformat()
+        return sr
+
+    def issue(self, day, coding, status="completed", quantity=28, days=28):
+        """One medication issue (MedicationRequest) on ``day``."""
+        return self.add(R.medication(self.new_id(), day.isoformat(), coding,
+                                     (day + dt.timedelta(days=days)).isoformat(), quantity, status))
+
+    def lab(self, day, coding, value, unit):
+        return self.obs(day, coding, value, unit)

@@ -126,11 +126,14 @@ def resource(res: dict, pid: str, practice_id: str, ref) -> dict:
                 "dispenseRequest": {"validityPeriod": {"start": res["when"], "end": res["end"]},
                                     "quantity": {"value": res["quantity"]}}}
     if rt == "Encounter":
-        return {"resourceType": rt, "id": res["id"], "status": res["status"],
-                "class": {"system": ACT_CODE, "code": res["class"], "display": CLASS_DISPLAY[res["class"]]},
-                "type": [_concept(res["codings"])], "subject": subject,
-                "period": {"start": res["start"], "end": res["end"]},
-                "serviceProvider": {"reference": ref("Organization", practice_id)}}
+        out = {"resourceType": rt, "id": res["id"], "status": res["status"],
+               "class": {"system": ACT_CODE, "code": res["class"], "display": CLASS_DISPLAY[res["class"]]},
+               "type": [_concept(res["codings"])], "subject": subject}
+        if res.get("based_on"):
+            out["basedOn"] = [{"reference": ref("ServiceRequest", res["based_on"])}]
+        out["period"] = {"start": res["start"], "end": res["end"]}
+        out["serviceProvider"] = {"reference": ref("Organization", practice_id)}
+        return out
     if rt == "ServiceRequest":
         return {"resourceType": rt, "id": res["id"], "status": res["status"], "intent": "order",
                 "priority": res["priority"], "code": _concept(res["codings"]), "subject": subject,

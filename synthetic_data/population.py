@@ -10,15 +10,15 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from synthetic_data import records as R
 from synthetic_data.chart import Chart
 from synthetic_data.clinical import background
 from synthetic_data.nhs_number import NhsNumbers
 from synthetic_data.organisations import UNASSIGNED, Plan
 from synthetic_data.people import (Ethnicity, age_on, birth_date_for_age, sample_age,
                                    sample_name, sample_sex)
-from synthetic_data.scenarios import SCENARIOS, UNASSIGNED_SCENARIO, Scenario
-from synthetic_data.truth import Lists, hypertension_band
+from synthetic_data.cohorts import SCENARIOS, TRUTHS, UNASSIGNED_SCENARIO
+from synthetic_data.cohorts.common import Rows
+from synthetic_data.scenarios import Scenario
 from synthetic_data.vocab import Vocab
 
 CHUNK = 5000
@@ -30,26 +30,43 @@ class Built:
     patient: dict
     resources: list[dict]
     scenario: Scenario | None
-    truth: tuple | None          # (band, reading) or None
+    truth: dict                  # cohort → band, for every cohort the patient must be listed in
     pcn_id: str
 
 
 def place_scenarios(seed: int, plan: Plan) -> dict[int, Scenario]:
-    """Patient number → planted scenario: two of each per PCN (one when the PCN is small)."""
+    """Patient number → planted scenario.
+
+    When every PCN can give half its list to scenarios, each PCN gets every scenario (two of each
+    when the PCN is large). Otherwise the scenarios are dealt round the PCNs so that each is still
+    planted at least once in the population, as far as half of each list allows.
+    """
     rng = random.Random(f"scenarios:{seed}")
     placed: dict[int, Scenario] = {}
     n = len(SCENARIOS)
-    for key, first, size in plan.groups():
-        if size == 0:
-            continue
+    groups = [g for g in plan.groups() if g[2] > 0]
+    for key, first, size in groups:
         if key == UNASSIGNED:
             placed[first + rng.randrange(size)] = UNASSIGNED_SCENARIO
-            continue
-        copies = 2 if size >= 6 * n else 1
-        wanted = [s for s in SCENARIOS for _ in range(copies)]
-        if len(wanted) > size // 2:       # a tiny PCN: as many scenarios as half its list holds
-            wanted = rng.sample(SCENARIOS, max(1, size // 2))
-        for index, scenario in zip(rng.sample(range(first, first + size), len(wanted)), wanted):
+    pcns = [g for g in groups if g[0] != UNASSIGNED]
+    if not pcns:
+        return placed
+    if all(size // 2 >= n for _, _, size in pcns):
+        wanted = {key: [s for s in SCENARIOS for _ in range(2 if size >= 6 * n else 1)]
+                  for key, _, size in pcns}
+    else:
+        wanted = {key: [] for key, _, _ in pcns}
+        room = {key: max(1, size // 2) for key, _, size in pcns}
+        turn = 0
+        for s in SCENARIOS:
+            for _ in range(len(pcns)):
+                key = pcns[turn % len(pcns)][0]
+                turn += 1
+                if len(wanted[key]) < room[key]:
+                    wanted[key].append(s)
+                    break
+    for key, first, size in pcns:
+        for index, scenario in zip(rng.sample(range(first, first + size), len(wanted[key])), wanted[key]):
             placed[index] = scenario
     return placed
 
@@ -61,7 +78,6 @@ class Population:
         self.placed = place_scenarios(seed, self.plan)
         self.eth = Ethnicity(vocab.rows("ethnicity"))
         self.nhs = NhsNumbers(seed)
-        self.lists = Lists.load(vocab)
 
     def chunks(self):
         for k in range((self.n + CHUNK - 1) // CHUNK):
@@ -119,9 +135,12 @@ class Population:
             category = self.eth.category(coding[1])
             positive = age >= 18 and rng.random() < BACKGROUND_POSITIVE_RATE
             background(c, age_on(birth, as_of), imd, category, positive)
-        events = [row for res in c.resources for table, rows in [R.canonical_rows(p["patient_id"], res)]
-                  if table == "events" for row in rows]
-        truth = hypertension_band(p, events, as_of, self.lists)
+        rows = Rows.from_resources(p["patient_id"], c.resources)
+        truth = {}
+        for cohort, rule in TRUTHS.items():
+            band = rule(p, rows, as_of, self.v)
+            if band:
+                truth[cohort] = band
         return Built(p, c.resources, scenario, truth, practice.pcn.ods if practice.pcn else UNASSIGNED)
 
     def _ethnicity(self, c: Chart, coding, stated_only=False):

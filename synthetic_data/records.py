@@ -61,14 +61,17 @@ def medication(rid, authored, coding, end, quantity, status="active"):
             "end": end, "quantity": quantity, "status": status}
 
 
-def encounter(rid, start, end, klass, coding, status="finished"):
+def encounter(rid, start, end, klass, coding, status="finished", based_on=None):
+    """``based_on``: the id of the ServiceRequest this encounter carries out (Encounter.basedOn)."""
     return {"rt": "Encounter", "id": rid, "start": start, "end": end, "class": klass,
-            "codings": [coding], "status": status}
+            "codings": [coding], "status": status, "based_on": based_on}
 
 
 def service_request(rid, authored, coding, priority="routine", status="active"):
+    """``outcome``: the start of the earliest finished encounter based on this request, set by the
+    chart when it writes one; the GP extract carries it as ``outcome_date``, FHIR as the link."""
     return {"rt": "ServiceRequest", "id": rid, "when": authored, "codings": [coding],
-            "priority": priority, "status": status}
+            "priority": priority, "status": status, "outcome": None}
 
 
 def _event(pid, day, coding, value, unit, kind, status, sid):
@@ -111,7 +114,7 @@ def canonical_rows(pid: str, res: dict) -> tuple[str, list[dict]]:
         return "referrals", [
             {"patient_id": pid, "date": canon_date(res["when"]), "system": c[0], "code": c[1],
              "display": c[2], "priority": res["priority"], "status": res["status"],
-             "outcome_date": None, "source_id": sid} for c in res["codings"]]
+             "outcome_date": canon_date(res.get("outcome")), "source_id": sid} for c in res["codings"]]
     if rt == "Encounter":
         klass = ENCOUNTER_CLASS[res["class"]]
         return "encounters", [

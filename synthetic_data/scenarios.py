@@ -25,6 +25,7 @@ class Scenario:
     sex: str | None = None
     ages: tuple[int, int] = (30, 80)
     own_ethnicity: bool = False      # the scenario writes the ethnicity codes itself
+    cohort: str = "hypertension"     # the cohort whose band (or near miss) this scenario plants
 
 
 def _recent(c: Chart) -> dt.date:
@@ -249,4 +250,3 @@ SCENARIOS: list[Scenario] = [
 ]
 
 UNASSIGNED_SCENARIO = Scenario("practice with no PCN", "stage 2", _reading(166, 96))
-BY_NAME = {s.name: s for s in SCENARIOS + [UNASSIGNED_SCENARIO]}

@@ -17,6 +17,7 @@ AMLODIPINE_SOLN = (SNOMED, "13892511000001100", "Amlodipine 5mg/5ml oral solutio
 PARACETAMOL = (SNOMED, "322236009", "Paracetamol 500mg tablets")                        # NHS EPS examples
 ENC_PROBLEM = (SNOMED, "185347001", "Encounter for problem")
 ENC_FOLLOWUP = (SNOMED, "390906007", "Follow-up encounter")
+ENC_REFERRAL_SEEN = ENC_FOLLOWUP        # the appointment a referral led to (Encounter.basedOn)
 ENC_EMERGENCY = (SNOMED, "50849002", "Emergency room admission")
 REF_CARDIOLOGY = (SNOMED, "183519002", "Referral to cardiology service")
 PROC_ECG = (SNOMED, "29303009", "Electrocardiographic procedure")
@@ -39,8 +40,10 @@ class Vocab:
             self._lists[name] = load_codelist(name, self._dir)
         return self._lists[name].rows
 
-    def pairs(self, name: str) -> set[tuple[str, str]]:
-        return {(r["system"], r["code"]) for r in self.rows(name)}
+    def pairs(self, name: str) -> frozenset[tuple[str, str]]:
+        if ("pairs", name) not in self._lists:
+            self._lists[("pairs", name)] = frozenset((r["system"], r["code"]) for r in self.rows(name))
+        return self._lists[("pairs", name)]
 
     def coding(self, name: str, code: str) -> Coding:
         for r in self.rows(name):

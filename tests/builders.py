@@ -36,23 +36,50 @@ class Population:
                 ethnicity_group: str | None = "White", ethnicity_category: str | None = "White British",
                 death_date: dt.date | None = None, deceased: bool | None = None,
                 registration_start: dt.date | None = dt.date(2010, 1, 1),
-                registration_end: dt.date | None = None, birth_date: dt.date | None = None) -> str:
+                registration_end: dt.date | None = None, birth_date: dt.date | None = None,
+                address_care_home: bool = False) -> str:
         born = birth_date or dt.date(AS_OF.year - age, 1, 1)
         self.rows["patients"].append(dict(
             patient_id=pid, nhs_number="9990000018", given_name="Test", family_name=pid.upper(),
             birth_date=born, sex=sex, death_date=death_date, deceased=deceased or death_date is not None,
             ethnicity_code=None, ethnicity_group=ethnicity_group, ethnicity_category=ethnicity_category,
             lsoa_code="E01000001", imd_decile=5, practice_id=practice,
-            registration_start=registration_start, registration_end=registration_end, address_care_home=False))
+            registration_start=registration_start, registration_end=registration_end,
+            address_care_home=address_care_home))
         return pid
 
     def event(self, pid: str, coding: tuple[str, str], date: dt.date, value: float | None = None,
-              status: str = "active", kind: str = "observation", source_id: str | None = None) -> None:
+              status: str = "active", kind: str = "observation", source_id: str | None = None,
+              unit: str | None = None) -> None:
         system, code = coding
         self.rows["events"].append(dict(
             patient_id=pid, date=date, system=system, code=code, display=None,
             value=None if value is None else float(value),
-            unit=None, kind=kind, status=status, source_id=source_id or f"Observation/{next(self._ids)}"))
+            unit=unit, kind=kind, status=status, source_id=source_id or f"Observation/{next(self._ids)}"))
+
+    def medication(self, pid: str, coding: tuple[str, str], date: dt.date, status: str = "completed",
+                   quantity: float = 28, source_id: str | None = None) -> None:
+        """One issue of a medicine (a MedicationRequest)."""
+        system, code = coding
+        self.rows["medications"].append(dict(
+            patient_id=pid, date=date, end_date=date + dt.timedelta(days=28), system=system, code=code,
+            display=None, status=status, quantity=float(quantity),
+            source_id=source_id or f"MedicationRequest/{next(self._ids)}"))
+
+    def referral(self, pid: str, coding: tuple[str, str], date: dt.date, priority: str = "urgent",
+                 status: str = "active", outcome_date: dt.date | None = None) -> None:
+        """A ServiceRequest; ``outcome_date``: when a linked encounter carried it out."""
+        system, code = coding
+        self.rows["referrals"].append(dict(
+            patient_id=pid, date=date, system=system, code=code, display=None, priority=priority,
+            status=status, outcome_date=outcome_date, source_id=f"ServiceRequest/{next(self._ids)}"))
+
+    def encounter(self, pid: str, start: dt.date, klass: str = "ambulatory", coding: tuple[str, str] | None = None,
+                  end: dt.date | None = None) -> None:
+        system, code = coding or (None, None)
+        self.rows["encounters"].append(dict(
+            patient_id=pid, start=start, end=end or start, **{"class": klass}, emergency=klass == "emergency",
+            system=system, code=code, source_id=f"Encounter/{next(self._ids)}"))
 
     def bp(self, pid: str, date: dt.date, systolic: float, diastolic: float, setting: str = "clinic") -> None:
         sys_code, dia_code = {"clinic": (CLINIC_SYS, CLINIC_DIA), "loinc": (LOINC_SYS, LOINC_DIA),

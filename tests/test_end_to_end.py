@@ -12,9 +12,11 @@ import json
 
 import pytest
 
+from engine.cohorts import COHORTS
 from engine.pipeline import run
 from engine.schema import TABLES
 from synthetic_data import generate
+from synthetic_data.cohorts import SCENARIOS
 
 AS_OF = dt.date(2026, 3, 31)
 FORMATS = ("fhir-ndjson", "fhir-bundles", "gp-extract")
@@ -40,36 +42,48 @@ def runs(spark, tmp_path_factory):
     return out
 
 
-def listed(out_dir, manifest):
+def listed(out_dir, manifest, cohort="hypertension"):
     rows = {}
     for pcn in manifest["pcns"]:
-        for row in read_csv(out_dir / pcn / "hypertension.csv"):
+        for row in read_csv(out_dir / pcn / f"{cohort}.csv"):
             rows[row["patient_id"]] = (row["band"], pcn)
     return rows
 
 
+def truth_of(data, cohort):
+    return {r["patient_id"]: (r["band"], r["pcn_id"]) for r in read_csv(data / "truth.csv") if r["cohort"] == cohort}
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_worklist_equals_truth(runs, fmt):
+def test_every_worklist_equals_truth(runs, fmt):
+    """Recall and precision 100% for every cohort and band, in every input format."""
     data, out_dir, manifest = runs[fmt]
-    truth = {r["patient_id"]: (r["band"], r["pcn_id"]) for r in read_csv(data / "truth.csv")
-             if r["cohort"] == "hypertension"}
-    got = listed(out_dir, manifest)
-    missed = sorted(set(truth) - set(got))
-    extra = sorted(set(got) - set(truth))
-    wrong = sorted(p for p in set(truth) & set(got) if truth[p] != got[p])
-    assert not missed and not extra and not wrong, (
-        f"{fmt}: missed {len(missed)}, extra {len(extra)}, wrong band/PCN {len(wrong)}; "
-        f"e.g. missed {missed[:3]} extra {extra[:3]} wrong {[(p, truth[p], got[p]) for p in wrong[:3]]}")
-    assert len(truth) >= 40, "the generator should plant every band and risk factor"
+    problems = []
+    for cohort in COHORTS:
+        truth, got = truth_of(data, cohort), listed(out_dir, manifest, cohort)
+        missed = sorted(set(truth) - set(got))
+        extra = sorted(set(got) - set(truth))
+        wrong = sorted(p for p in set(truth) & set(got) if truth[p] != got[p])
+        if missed or extra or wrong:
+            problems.append(f"{cohort}: missed {len(missed)}, extra {len(extra)}, wrong band/PCN {len(wrong)}; "
+                            f"e.g. missed {missed[:2]} extra {extra[:2]} "
+                            f"wrong {[(p, truth[p], got[p]) for p in wrong[:2]]}")
+    assert not problems, f"{fmt}:\n" + "\n".join(problems)
 
 
-def test_truth_covers_every_band_and_near_miss_is_absent(runs):
+def test_truth_covers_every_band_and_near_misses_are_absent(runs):
     data, out_dir, manifest = runs["fhir-ndjson"]
     truth = read_csv(data / "truth.csv")
-    assert {r["band"] for r in truth} == {"severe", "stage 2", "stage 1 with risk factor", "stage 1"}
-    got = listed(out_dir, manifest)
     near = read_csv(data / "near_misses.csv")
-    assert near and not {r["patient_id"] for r in near} & set(got)
+    for cohort in COHORTS:
+        planted = {s.band for s in SCENARIOS if s.cohort == cohort and s.band}
+        assert planted, f"no scenario plants {cohort}"
+        assert planted <= {r["band"] for r in truth if r["cohort"] == cohort}, cohort
+        near_ids = {r["patient_id"] for r in near if r["cohort"] == cohort}
+        assert near_ids, f"no near miss planted for {cohort}"
+        assert not near_ids & set(listed(out_dir, manifest, cohort)), cohort
+    assert {r["band"] for r in truth if r["cohort"] == "hypertension"} == \
+        {"severe", "stage 2", "stage 1 with risk factor", "stage 1"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS[1:])
@@ -100,7 +114,8 @@ def test_worklist_is_ranked_and_readable(runs):
 def test_unassigned_practice_goes_to_its_own_folder(runs):
     data, out_dir, manifest = runs["fhir-ndjson"]
     assert "UNASSIGNED" in manifest["pcns"]
-    truth = [r for r in read_csv(data / "truth.csv") if r["pcn_id"] == "UNASSIGNED"]
+    truth = [r for r in read_csv(data / "truth.csv") if r["pcn_id"] == "UNASSIGNED" and r["cohort"] == "hypertension"]
+    assert truth
     assert {r["patient_id"] for r in truth} == {r["patient_id"] for r in read_csv(out_dir / "UNASSIGNED" / "hypertension.csv")}
 
 
@@ -121,7 +136,7 @@ def test_same_inputs_give_byte_identical_worklists(spark, runs, tmp_path):
     data, out_dir, manifest = runs["fhir-ndjson"]
     again = run(spark, data, AS_OF, tmp_path / "again", fmt="fhir-ndjson")
     for pcn in manifest["pcns"]:
-        for name in ("hypertension.csv", "attrition.csv"):
+        for name in [f"{c}.csv" for c in COHORTS] + ["attrition.csv"]:
             assert (out_dir / pcn / name).read_bytes() == (tmp_path / "again" / pcn / name).read_bytes()
     assert json.dumps(again["cohorts"], sort_keys=True) == json.dumps(manifest["cohorts"], sort_keys=True)
 
@@ -135,8 +150,14 @@ def test_synthea_bundles_run_to_unassigned_worklists(spark, fhir_samples, tmp_pa
     assert totals["read"] == totals["ingested"] + totals["quarantined"] + totals["skipped"]
     assert manifest["ingest"]["canonical_rows"]["patients"] == 10
     attrition = read_csv(tmp_path / "out" / "UNASSIGNED" / "attrition.csv")
-    # 10 patients, 1 deceased, 1 child, 2 hypertensive ... every step is counted and none grows
-    counts = [int(r["patients"]) for r in attrition]
-    assert counts[0] > 0 and counts == sorted(counts, reverse=True)
-    listed_rows = read_csv(tmp_path / "out" / "UNASSIGNED" / "hypertension.csv")
-    assert len(listed_rows) == counts[-1]
+    # 10 US patients (RxNorm, LOINC, mg/dL) through every cohort: each step counted, none grows
+    assert {r["cohort"] for r in attrition} == set(COHORTS)
+    for cohort in COHORTS:
+        counts = [int(r["patients"]) for r in attrition if r["cohort"] == cohort]
+        assert counts[0] > 0 and counts == sorted(counts, reverse=True), cohort
+        listed_rows = read_csv(tmp_path / "out" / "UNASSIGNED" / f"{cohort}.csv")
+        assert len(listed_rows) == counts[-1] == manifest["cohorts"][cohort]["listed"], cohort
+    # Synthea writes cholesterol in mg/dL: converted at ingest to mmol/L
+    lipids = (spark.read.parquet(str(tmp_path / "out" / "canonical" / "events"))
+              .where("code in ('2093-3', '18262-6')").select("unit", "value").collect())
+    assert lipids and {r["unit"] for r in lipids} == {"mmol/L"} and all(1 < r["value"] < 15 for r in lipids)

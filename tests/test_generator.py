@@ -14,7 +14,7 @@ from engine.codes import normalise_system
 from synthetic_data import generate
 from synthetic_data.geography import lsoas
 from synthetic_data.nhs_number import is_valid
-from synthetic_data.scenarios import SCENARIOS, UNASSIGNED_SCENARIO
+from synthetic_data.cohorts import SCENARIOS, TRUTHS, UNASSIGNED_SCENARIO
 
 N, SEED = 400, 7
 AS_OF = dt.date(2026, 3, 31)
@@ -167,19 +167,24 @@ def test_other_tables_match_across_formats(outs):
 
 def test_every_scenario_is_planted_with_its_band(outs):
     out = outs["gp-extract"]
-    truth = {r["patient_id"]: r for r in _csv(out / "truth.csv")}
+    rows = _csv(out / "truth.csv")
+    truth = {(r["patient_id"], r["cohort"]): r for r in rows}
     near = _csv(out / "near_misses.csv")
     by_scenario = {}
-    for r in truth.values():
-        by_scenario.setdefault(r["scenario"], set()).add(r["band"])
+    for r in rows:
+        if r["scenario"] != "background":
+            by_scenario.setdefault(r["scenario"], set()).add((r["cohort"], r["band"]))
+        else:
+            by_scenario.setdefault("background", set()).add((r["cohort"], r["band"]))
     for s in SCENARIOS + [UNASSIGNED_SCENARIO]:
         if s.band:
-            assert by_scenario.get(s.name) == {s.band}, s.name
+            assert by_scenario.get(s.name) == {(s.cohort, s.band)}, s.name
     assert {r["scenario"] for r in near} == {s.name for s in SCENARIOS if s.band is None}
-    assert not {r["patient_id"] for r in near} & set(truth)
+    assert not {(r["patient_id"], r["cohort"]) for r in near} & set(truth)
+    assert {r["cohort"] for r in rows} <= set(TRUTHS)
     assert json.loads((out / "generator.json").read_text())["scenario_mismatches"] == []
     assert "background" in by_scenario                       # background positives exist too
-    assert {r["pcn_id"] for r in truth.values() if r["scenario"] == UNASSIGNED_SCENARIO.name} == {"UNASSIGNED"}
+    assert {r["pcn_id"] for r in rows if r["scenario"] == UNASSIGNED_SCENARIO.name} == {"UNASSIGNED"}
 
 
 def test_tiny_population_still_plants_scenarios(tmp_path):
@@ -353,6 +358,7 @@ def test_truth_is_exactly_what_the_written_records_imply(outs):
     """An independent pandas reading of §3 over the GP-extract CSVs gives the same list and bands."""
     out = outs["gp-extract"]
     truth = pd.read_csv(out / "truth.csv")
+    truth = truth[truth["cohort"] == "hypertension"]
     assert _rule_from_extract(out) == dict(zip(truth["patient_id"], truth["band"]))
     assert set(truth["band"]) == {"severe", "stage 2", "stage 1 with risk factor", "stage 1"}
 
@@ -361,6 +367,7 @@ def test_risk_factor_values_in_the_extract(outs):
     out = outs["gp-extract"]
     ev = pd.read_csv(out / "events.csv", dtype={"code": str}, parse_dates=["date"])
     truth = pd.read_csv(out / "truth.csv")
+    truth = truth[truth["cohort"] == "hypertension"]
 
     def latest(scenario, unit):
         pid = truth[truth["scenario"] == scenario]["patient_id"].iloc[0]

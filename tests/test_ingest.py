@@ -185,11 +185,21 @@ def ndjson_run(spark, tmp_path_factory):
          "subject": {"reference": "Patient/p1"}, "period": {"start": "2025-01-05T23:00:00Z"}},
         {"resourceType": "Encounter", "id": "e2", "status": "cancelled", "class": {"code": "AMB"},
          "subject": {"reference": "Patient/p1"}, "period": {"start": "2025-01-06"}},
+        # the appointments referral s1 led to: a planned one is not an outcome, the finished one is
+        {"resourceType": "Encounter", "id": "e3", "status": "planned", "class": {"code": "AMB"},
+         "basedOn": [{"reference": "ServiceRequest/s1"}],
+         "subject": {"reference": "Patient/p1"}, "period": {"start": "2025-02-08"}},
+        {"resourceType": "Encounter", "id": "e4", "status": "finished", "class": {"code": "AMB"},
+         "basedOn": [{"reference": "ServiceRequest/s1"}],
+         "subject": {"reference": "Patient/p1"}, "period": {"start": "2025-02-20T10:00:00Z"}},
     ])
     write_ndjson(src / "ServiceRequest.ndjson", [
         {"resourceType": "ServiceRequest", "id": "s1", "status": "active", "intent": "order", "priority": "urgent",
          "subject": {"reference": "Patient/p1"}, "code": cc((SCT, "183521007", "Referral to cardiology")),
-         "authoredOn": "2025-02-03"}])
+         "authoredOn": "2025-02-03"},
+        {"resourceType": "ServiceRequest", "id": "s2", "status": "completed", "intent": "order", "priority": "urgent",
+         "subject": {"reference": "Patient/p1"}, "code": cc((SCT, "183521007", "Referral to cardiology")),
+         "authoredOn": "2025-02-04"}])
     write_ndjson(src / "AllergyIntolerance.ndjson", [{"resourceType": "AllergyIntolerance", "id": "a1"}])
     write_ndjson(src / "log.ndjson", [{"exportId": "x", "eventId": "kickoff", "timestamp": "2025-01-01"}])
     (src / "README.md").write_text("not data")
@@ -304,9 +314,13 @@ def test_medications_referrals_encounters(ndjson_run):
     meds = rows(t["medications"], "source_id", "system", "code", "date", "end_date", "quantity")
     assert meds == [("MedicationRequest/mr1", "http://snomed.info/sct", "318850004", D(2025, 2, 1), D(2025, 3, 1), 28.0),
                     ("MedicationRequest/mr2", "http://snomed.info/sct", "39732311000001104", D(2025, 2, 2), None, None)]
-    assert rows(t["referrals"], "code", "priority", "date") == [("183521007", "urgent", D(2025, 2, 3))]
+    # s1's outcome is the finished encounter based on it; s2's status says completed, which is no evidence
+    assert rows(t["referrals"], "source_id", "code", "priority", "date", "outcome_date") == [
+        ("ServiceRequest/s1", "183521007", "urgent", D(2025, 2, 3), D(2025, 2, 20)),
+        ("ServiceRequest/s2", "183521007", "urgent", D(2025, 2, 4), None)]
     assert rows(t["encounters"], "source_id", "class", "emergency", "start") == \
-        [("Encounter/e1", "emergency", True, D(2025, 1, 5))]
+        [("Encounter/e1", "emergency", True, D(2025, 1, 5)), ("Encounter/e3", "ambulatory", False, D(2025, 2, 8)),
+         ("Encounter/e4", "ambulatory", False, D(2025, 2, 20))]
 
 
 # --- FHIR Bundles ---------------------------------------------------------------------------------
@@ -338,6 +352,14 @@ def bundle_run(spark, tmp_path_factory):
         {"fullUrl": ORG, "resource": org},
         {"fullUrl": "urn:uuid:obs-2", "resource": obs("o2", PB, [(SCT, "271650006", "Diastolic")], value=101)},
         {"fullUrl": "urn:uuid:obs-3", "resource": obs("o3", "urn:uuid:not-here", [(SCT, "271650006", "D")], value=1)},
+        {"fullUrl": "urn:uuid:sr-b", "resource": {
+            "resourceType": "ServiceRequest", "id": "srb", "status": "active", "intent": "order", "subject": {"reference": PB},
+            "code": cc((SCT, "276401000000108", "Fast track referral for suspected urological cancer")),
+            "authoredOn": "2025-03-01"}},
+        {"fullUrl": "urn:uuid:enc-b", "resource": {
+            "resourceType": "Encounter", "id": "encb", "status": "finished", "class": {"code": "AMB"},
+            "subject": {"reference": PB}, "basedOn": [{"reference": "urn:uuid:sr-b"}],
+            "period": {"start": "2025-03-12T09:00:00Z", "end": "2025-03-12T09:30:00Z"}}},
         {"fullUrl": "urn:uuid:nested", "resource": {"resourceType": "Bundle", "type": "collection", "entry": [
             {"resource": obs("o4", "Patient/pb", [(SCT, "271649006", "Systolic")], value=171)}]}},
     ]}
@@ -376,6 +398,8 @@ def test_bundle_urn_references_resolve_to_resource_ids(bundle_run):
                    ("Observation/o4", "pb", "271649006", 171.0), ("Observation/o5", "pb", "271649006", 133.0)]
     assert rows(t["events"], "patient_id", "status", where="kind = 'condition'") == [(pa_id, "active")]
     assert rows(t["practices"], "practice_id", "practice_name", "pcn_id") == [("C33333", "Bundle Surgery", None)]
+    # Encounter.basedOn urn:uuid → the ServiceRequest's id, whose outcome date it gives
+    assert rows(t["referrals"], "source_id", "patient_id", "outcome_date") == [("ServiceRequest/srb", "pb", D(2025, 3, 12))]
 
 
 def test_bad_format_argument(spark, tmp_path):

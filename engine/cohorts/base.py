@@ -13,11 +13,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from engine.config import cohort_params
 from engine.record import Record
+
+
+def number_text(col: Column) -> Column:
+    """142 rather than 142.0; one decimal where the value has one (for reason sentences)."""
+    return F.regexp_replace(F.format_string("%.1f", col), r"\.0$", "")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from engine.cohorts.base import Cohort, Rule
+from engine.cohorts.base import Cohort, Rule, number_text as _num
 from engine.features.blood_pressure import days_before, latest_reading, paired_readings
 from engine.query import add_months, eligible, has_any, latest_value, on_register
 from engine.record import Record
@@ -32,11 +32,6 @@ DEFAULTS = {
 }
 
 BANDS = ("severe", "stage 2", "stage 1 with risk factor", "stage 1")
-
-
-def _num(col: Column) -> Column:
-    """142 rather than 142.0; one decimal where the source had one."""
-    return F.regexp_replace(F.format_string("%.1f", col), r"\.0$", "")
 
 
 def _at_least(p: dict, level: str) -> Column:

@@ -47,6 +47,7 @@ def read_fhir(spark: SparkSession, inv: Inventory) -> tuple[dict[str, DataFrame]
     med_requests = keep(M.map_medication_requests(records, urls, patient_ids, meds))
     service_requests = keep(M.map_service_requests(records, urls, patient_ids))
     encounters = keep(M.map_encounters(records, urls, patient_ids))
+    outcomes_by_request = M.referral_outcomes(records, urls, patient_ids)
 
     pre = records.filter(F.col("outcome").isNotNull()).select(
         "resource_type", "outcome", "reason", "source_file",
@@ -61,7 +62,9 @@ def read_fhir(spark: SparkSession, inv: Inventory) -> tuple[dict[str, DataFrame]
         "practices": M.practice_table(patients, orgs, urls),
         "events": _rows(conditions).unionByName(_rows(observations)).unionByName(_rows(procedures)),
         "medications": _rows(med_requests),
-        "referrals": _rows(service_requests),
+        "referrals": (_rows(service_requests).join(outcomes_by_request, "source_id", "left")
+                      .withColumn("outcome_date", F.coalesce("outcome_date", "_linked_outcome"))
+                      .drop("_linked_outcome")),
         "encounters": _rows(encounters),
     }
     return tables, outcomes, persisted

@@ -406,6 +406,20 @@ def map_service_requests(records, urls, patient_ids) -> DataFrame:
     return _resolved(t, reason, rows)
 
 
+def referral_outcomes(records, urls, patient_ids) -> DataFrame:
+    """source_id of a ServiceRequest → outcome_date: the start of the earliest finished Encounter
+    whose basedOn names it. This is how a referral's outcome reaches the canonical record; the
+    request's own status is not evidence (GP Connect returns "unknown")."""
+    t = _clinical(records, "Encounter", urls, patient_ids).where(
+        F.col("patient_id").isNotNull() & (F.lower(F.col("r.status")) == "finished"))
+    t = t.select("bundle_key", C.parse_date(F.col("r.period.start")).alias("_start"),
+                 F.explode(F.col("r.basedOn")).alias("_based_on"))
+    t = resolve(t.where(F.col("_start").isNotNull()), F.col("_based_on.reference"), urls, "req")
+    return (t.where(F.col("req_type").isNull() | (F.col("req_type") == "ServiceRequest"))
+            .groupBy(F.concat(F.lit("ServiceRequest/"), F.col("req_id")).alias("source_id"))
+            .agg(F.min("_start").alias("_linked_outcome")))
+
+
 def encounter_class(code: Column) -> Column:
     m = F.create_map(*[F.lit(x) for k, v in sorted(ENCOUNTER_CLASS.items()) for x in (k, v)])
     return F.coalesce(F.try_element_at(m, F.upper(F.trim(code))), F.lit("other"))

@@ -70,7 +70,8 @@ MEDICATION_REQUEST = struct(
     contained=arr(S),   # raw JSON text of each contained resource; parsed only if referenced
 )
 
-ENCOUNTER = struct(id=S, status=S, class_=CODING, type=arr(CODEABLE), subject=REFERENCE, period=PERIOD)
+ENCOUNTER = struct(id=S, status=S, class_=CODING, type=arr(CODEABLE), subject=REFERENCE, period=PERIOD,
+                   basedOn=arr(REFERENCE))
 
 SERVICE_REQUEST = struct(
     id=S, status=S, intent=S, priority=S, subject=REFERENCE, code=CODEABLE,
