@@ -86,9 +86,17 @@ def on_register(record: Record, diagnosis: str, as_of: dt.date, resolved: str | 
             .select("patient_id", F.col("dx").alias(f"{name}_date")))
 
 
+def age_on(birth: Column, day: Column) -> Column:
+    """Whole years completed on ``day`` (a column): the birthday itself counts; someone born on
+    29 February has their birthday on 1 March in other years."""
+    before_birthday = (F.month(day) < F.month(birth)) | \
+        ((F.month(day) == F.month(birth)) & (F.dayofmonth(day) < F.dayofmonth(birth)))
+    return (F.year(day) - F.year(birth) - F.when(before_birthday, 1).otherwise(0)).cast("int")
+
+
 def age_at(birth_date: Column, as_of: dt.date) -> Column:
     """Whole years completed on ``as_of``."""
-    return F.floor(F.months_between(lit_date(as_of), birth_date) / 12).cast("int")
+    return age_on(birth_date, lit_date(as_of))
 
 
 def eligible(record: Record, as_of: dt.date, min_age: int = 18) -> DataFrame:

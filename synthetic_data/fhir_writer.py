@@ -92,7 +92,7 @@ def resource(res: dict, pid: str, practice_id: str, ref) -> dict:
     if rt == "Observation":
         out = {"resourceType": rt, "id": res["id"], "status": res["status"]}
         unit = res["unit"] or (res["components"][0][2] if res["components"] else None)
-        cat = {MMHG: "vital-signs", BMI_UNIT: "vital-signs", EGFR_UNIT: "laboratory"}.get(unit, "social-history")
+        cat = ("vital-signs" if unit in (MMHG, BMI_UNIT) else "laboratory" if unit else "social-history")
         out["category"] = [{"coding": [{"system": OBS_CATEGORY, "code": cat}]}]
         out["code"] = _concept(res["codings"])
         out["subject"] = subject

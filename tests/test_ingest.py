@@ -31,7 +31,7 @@ def _conf(base: Path) -> tuple[Path, Path]:
     published IMD 2019 column names."""
     cl = base / "codelists"
     cl.mkdir(parents=True, exist_ok=True)
-    for name in ("total_cholesterol", "ldl_cholesterol", "ntprobnp"):
+    for name in ("total_cholesterol", "ldl_cholesterol", "ntprobnp", "fit", "psa", "platelets"):
         shutil.copy(conf_dir() / "codelists" / f"{name}.csv", cl)
     (cl / "ethnicity.csv").write_text(
         "# test list\ncode,term,system,group,category\n"

@@ -14,6 +14,8 @@ EVENTS = [
     ("e5", "2093-3", "loinc", "7.6", "mmol/mol"),      # wrong unit: quarantined
     ("e6", "2093-3", "loinc", "7.6", ""),              # no unit: quarantined
     ("e7", "72313002", "snomedct", "150", "mm[Hg]"),   # not an analyte with a unit rule: kept as is
+    ("e8", "777-3", "loinc", "450", "10*3/uL"),        # platelets, US unit → 450 ×10^9/L
+    ("e9", "57905-2", "loinc", "10.2", "ng/mL"),       # FIT in ng/mL is not µg Hb/g: quarantined
 ]
 
 
@@ -41,10 +43,11 @@ def test_values_converted_to_one_unit(result):
     assert got["e3"] == (pytest.approx(5.0013, abs=1e-3), "mmol/L")
     assert got["e4"] == (2100.0, "ng/L")
     assert got["e7"] == (150.0, "mm[Hg]")
-    assert "e5" not in got and "e6" not in got
+    assert got["e8"] == (450.0, "10*9/L")
+    assert "e5" not in got and "e6" not in got and "e9" not in got
 
 
 def test_unknown_units_quarantined_and_counted(result):
     q = result.report["canonical_quarantined"]
     assert "unknown unit" in str(q)
-    assert sum(v for t in q.values() for k, v in t.items() if k == "unknown unit") == 2
+    assert sum(v for t in q.values() for k, v in t.items() if k == "unknown unit") == 3

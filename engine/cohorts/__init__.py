@@ -1,4 +1,14 @@
 """Every cohort the engine knows, by worklist name. A new cohort is one module plus a line here."""
-from engine.cohorts import hypertension
+from engine.cohorts import (af_anticoagulation, af_undiagnosed, cancer_safety_netting, care_home, fh, heart_failure,
+                            hypertension, smr)
 
-COHORTS = {c.name: c for c in (hypertension.COHORT,)}
+COHORTS = {c.name: c for c in (
+    smr.COHORT,
+    care_home.COHORT,
+    hypertension.COHORT,
+    af_undiagnosed.COHORT,
+    af_anticoagulation.COHORT,
+    fh.COHORT,
+    heart_failure.COHORT,
+    cancer_safety_netting.COHORT,
+)}

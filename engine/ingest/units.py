@@ -7,6 +7,7 @@ A value recorded with any other unit, or with none, is quarantined as "unknown u
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -37,7 +38,7 @@ def conversion_table(spark: SparkSession, codelist_dir: Path | None = None,
         for unit, factor in spec["accept"].items():
             if isinstance(factor, bool) or not isinstance(factor, (int, float)):
                 raise ConfigError(f"{path}: analyte '{name}', unit '{unit}': the multiplier must be a number")
-            key = "".join(str(unit).split()).lower()
+            key = re.sub(r"\{[^}]*\}|\s+", "", str(unit)).lower()   # as unit_key() does to the data
             rows += [(r["system"], r["code"], key, float(factor), str(spec["unit"])) for r in codelist.rows]
     if not rows:
         return None

@@ -79,12 +79,14 @@ def _ranked_members(cohort: Cohort, record: Record, evaluated: DataFrame, as_of:
     people = record.patients.select(
         "patient_id", "nhs_number", "given_name", "family_name", "birth_date", "sex",
         "ethnicity_group", "imd_decile", age_at(F.col("birth_date"), as_of).alias("age"))
-    members = (evaluated.where("member")
+    # The worklist's person columns come from patients; a cohort's own copy (e.g. age) gives way.
+    clash = [c for c in people.columns if c != "patient_id" and c in evaluated.columns]
+    members = (evaluated.where("member").drop(*clash)
                .join(people, "patient_id", "left")
                .withColumn("rank", F.row_number().over(Window.partitionBy("pcn_id").orderBy(*order)))
                .withColumn("name", F.concat_ws(", ", F.upper(F.col("family_name")), F.col("given_name"))))
     rule_cols = [r.column for r in cohort.rules]
-    columns = [*LEADING, *cohort.columns, *TRAILING, *rule_cols, "evidence"]
+    columns = list(dict.fromkeys([*LEADING, *cohort.columns, *TRAILING, *rule_cols, "evidence"]))
     # Members of one cohort are a small table: the final per-PCN write is the one place it is collected.
     return members.select(*columns).orderBy("pcn_id", "rank").toPandas()
 

@@ -1,0 +1,237 @@
+"""Spec tests for CLINICAL_RULES §4b, AF not anticoagulated: one tiny patient per rule, one answer each."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from builders import (AS_OF, DIABETES, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, PALLIATIVE, STROKE, Population,
+                      months_ago)
+from engine.codes import RXNORM, SNOMED
+from engine.cohorts.af_anticoagulation import COHORT
+from engine.config import ConfigError
+
+LISTED = "not anticoagulated"
+OLD = dt.date(2016, 3, 1)
+AF, PAROXYSMAL_AF, AF_RESOLVED = (SNOMED, "49436004"), (SNOMED, "282825002"), (SNOMED, "196371000000102")
+HEART_FAILURE, TIA, EMBOLISM = (SNOMED, "84114007"), (SNOMED, "266257000"), (SNOMED, "54687002")
+MI, ANGINA = (SNOMED, "22298006"), (SNOMED, "194828000")
+DIABETES_RESOLVED = (SNOMED, "315051004")
+APIXABAN_DMD, WARFARIN_RX, EDOXABAN_RX = (SNOMED, "703908001"), (RXNORM, "855332"), (RXNORM, "1599555")
+
+CASES: dict = {}
+PATIENT_ATTRS: dict = {}
+
+
+def born(years: int, days_after: int = 0) -> dt.date:
+    return dt.date(AS_OF.year - years, AS_OF.month, AS_OF.day) + dt.timedelta(days=days_after)
+
+
+def named(pid: str, expected, build, **attrs) -> None:
+    CASES[pid] = (expected, build)
+    PATIENT_ATTRS[pid] = attrs
+
+
+def case(expected, **attrs):
+    def register(build):
+        named(build.__name__, expected, build, **attrs)
+        return build
+    return register
+
+
+def af(p, pid, *codings):
+    """On the AF register since OLD, with each coding recorded (as a diagnosis) the same year."""
+    p.diagnosis(pid, AF, OLD)
+    for coding in codings:
+        p.diagnosis(pid, coding, OLD + dt.timedelta(days=30))
+
+
+def with_codes(*codings):
+    return lambda p, pid: af(p, pid, *codings)
+
+
+# --- the score threshold (male under 65 unless stated: 0 points from age and sex) ----------------
+named("male_75_today", LISTED, with_codes(), sex="male", birth_date=born(75))
+named("male_75_tomorrow", None, with_codes(), sex="male", birth_date=born(75, days_after=1))
+named("male_65_today_hypertension", LISTED, with_codes(HYPERTENSION), sex="male", birth_date=born(65))
+named("male_65_tomorrow_hypertension", None, with_codes(HYPERTENSION), sex="male",
+      birth_date=born(65, days_after=1))
+named("female_64_no_factor", None, with_codes(), sex="female", age=64)
+named("female_64_hypertension", LISTED, with_codes(HYPERTENSION), sex="female", age=64)
+named("male_hypertension_only", None, with_codes(HYPERTENSION))
+named("male_stroke", LISTED, with_codes(STROKE))
+named("male_tia", LISTED, with_codes(TIA))
+named("male_systemic_embolism", LISTED, with_codes(EMBOLISM))
+named("male_heart_failure_diabetes", LISTED, with_codes(HEART_FAILURE, DIABETES))
+named("male_mi_hypertension", LISTED, with_codes(MI, HYPERTENSION))
+named("male_pad_diabetes", LISTED, with_codes(PAD, DIABETES))
+named("male_angina_hypertension", None, with_codes(ANGINA, HYPERTENSION))
+named("male_heart_failure_refuted", None,
+      lambda p, pid: (af(p, pid, HYPERTENSION), p.diagnosis(pid, HEART_FAILURE, OLD, status="refuted")))
+named("female_85_everything", LISTED, with_codes(HEART_FAILURE, HYPERTENSION, DIABETES, STROKE, MI), sex="female",
+      age=85)
+
+
+@case(None)
+def male_hypertension_resolved_diabetes(p, pid):
+    af(p, pid, HYPERTENSION, DIABETES)
+    p.event(pid, HYPERTENSION_RESOLVED, OLD + dt.timedelta(days=400))
+
+
+@case(None)
+def male_diabetes_resolved_hypertension(p, pid):
+    af(p, pid, HYPERTENSION, DIABETES)
+    p.event(pid, DIABETES_RESOLVED, OLD + dt.timedelta(days=400))
+
+
+# --- anticoagulant window (female 80: score 3) -----------------------------------------------------
+def issued(coding, day, status="completed"):
+    def build(p, pid):
+        af(p, pid)
+        p.medication(pid, coding, day, status=status)
+    return build
+
+
+named("apixaban_3_months_ago", None, issued(APIXABAN_DMD, months_ago(3)), sex="female", age=80)
+named("warfarin_rxnorm_1_month_ago", None, issued(WARFARIN_RX, months_ago(1)), sex="female", age=80)
+named("edoxaban_rxnorm_1_month_ago", None, issued(EDOXABAN_RX, months_ago(1)), sex="female", age=80)
+named("issue_exactly_6_months_ago", None, issued(APIXABAN_DMD, months_ago(6)), sex="female", age=80)
+named("issue_6_months_and_a_day_ago", LISTED, issued(APIXABAN_DMD, months_ago(6, days=1)), sex="female", age=80)
+named("issue_entered_in_error", LISTED, issued(APIXABAN_DMD, months_ago(1), "entered-in-error"), sex="female",
+      age=80)
+named("issue_cancelled", LISTED, issued(APIXABAN_DMD, months_ago(1), "cancelled"), sex="female", age=80)
+named("issue_only_after_as_of", LISTED, issued(APIXABAN_DMD, AS_OF + dt.timedelta(days=1)), sex="female", age=80)
+named("issue_on_as_of", None, issued(APIXABAN_DMD, AS_OF), sex="female", age=80)
+named("never_anticoagulated", LISTED, with_codes(), sex="female", age=80)
+
+
+# --- the register and exclusions (female 80: score 3) ---------------------------------------------
+@case(None, sex="female", age=80)
+def palliative(p, pid):
+    af(p, pid)
+    p.event(pid, PALLIATIVE, months_ago(2), kind="procedure")
+
+
+@case(None, sex="female", age=80)
+def af_resolved_by_code(p, pid):
+    af(p, pid)
+    p.event(pid, AF_RESOLVED, OLD + dt.timedelta(days=500))
+
+
+@case(None, sex="female", age=80)
+def af_condition_resolved(p, pid):
+    af(p, pid)
+    p.diagnosis(pid, AF, OLD + dt.timedelta(days=200), status="resolved")
+
+
+@case(LISTED, sex="female", age=80)
+def af_rediagnosed(p, pid):
+    af(p, pid)
+    p.event(pid, AF_RESOLVED, OLD + dt.timedelta(days=500))
+    p.diagnosis(pid, PAROXYSMAL_AF, OLD + dt.timedelta(days=1500))
+
+
+@case(None, sex="female", age=80)
+def af_refuted(p, pid): p.diagnosis(pid, AF, OLD, status="refuted")
+
+
+@case(None, sex="female", age=80)
+def af_after_as_of(p, pid): p.diagnosis(pid, AF, AS_OF + dt.timedelta(days=1))
+
+
+@case(None, sex="female", age=80)
+def no_af(p, pid): p.diagnosis(pid, STROKE, OLD)
+
+
+named("died_before_as_of", None, with_codes(), sex="female", age=80, death_date=AS_OF - dt.timedelta(days=1))
+named("deregistered", None, with_codes(), sex="female", age=80, registration_end=AS_OF - dt.timedelta(days=1))
+named("aged_17", None, with_codes(STROKE), sex="female",
+      birth_date=born(18, days_after=1))
+named("eighteenth_birthday_on_as_of", LISTED, with_codes(STROKE), sex="female", birth_date=born(18))
+
+
+def build(cases=CASES):
+    pop = Population()
+    for pid, (_, builder) in cases.items():
+        pop.patient(pid, **{"sex": "male", "age": 55, **PATIENT_ATTRS.get(pid, {})})
+        builder(pop, pid)
+    return pop
+
+
+@pytest.fixture(scope="module")
+def evaluated(spark):
+    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(build().record(spark), AS_OF).collect()}
+
+
+@pytest.fixture(scope="module")
+def listed(evaluated):
+    return {pid: row for pid, row in evaluated.items() if row["member"]}
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_rule(listed, pid):
+    expected = CASES[pid][0]
+    got = listed.get(pid, {}).get("band")
+    assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
+
+
+def test_each_rule_flag_for_near_misses(evaluated):
+    flags = lambda pid: tuple(evaluated[pid][r.column] for r in COHORT.rules)  # noqa: E731
+    assert flags("no_af") == (False, True, True, True)
+    assert flags("male_hypertension_only") == (True, False, True, True)
+    assert flags("apixaban_3_months_ago") == (True, True, False, True)
+    assert flags("palliative") == (True, True, True, False)
+
+
+def test_every_member_in_band_1(listed):
+    assert {(row["band"], row["band_order"]) for row in listed.values()} == {(LISTED, 1)}
+
+
+def test_score_and_age_columns_for_ranking(listed):
+    assert COHORT.rank == (("cha2ds2_vasc", True), ("age", True))
+    assert (listed["female_85_everything"]["cha2ds2_vasc"], listed["female_85_everything"]["age"]) == (9, 85)
+    assert (listed["male_75_today"]["cha2ds2_vasc"], listed["male_75_today"]["age"]) == (2, 75)
+    assert listed["male_65_today_hypertension"]["cha2ds2_vasc_factors"] == "hypertension, age 65"
+
+
+def test_reason_quotes_register_score_and_anticoagulation(listed):
+    reason = listed["never_anticoagulated"]["reason"]
+    assert reason == ("On the AF register (AF coded 2016-03-01); CHA2DS2-VASc 3 (age 80 (2), female); "
+                      "no oral anticoagulant on record.")
+    stopped = listed["issue_6_months_and_a_day_ago"]["reason"]
+    assert stopped.endswith(f"last oral anticoagulant Apixaban 5mg tablets issued on "
+                            f"{months_ago(6, days=1).isoformat()}, none since {months_ago(6).isoformat()}.")
+    assert "AF coded 2020-04-09" in listed["af_rediagnosed"]["reason"]
+
+
+def test_evidence_is_json_with_components(listed):
+    ev = json.loads(listed["male_pad_diabetes"]["evidence"])
+    assert (ev["cha2ds2_vasc"], ev["vascular_points"], ev["diabetes_points"], ev["af_coded"]) == (2, 1, 1, "2016-03-01")
+    assert ev["vascular_date"] == (OLD + dt.timedelta(days=30)).isoformat()
+
+
+def test_threshold_and_window_are_parameters(spark):
+    chosen = {k: CASES[k] for k in ("male_75_today", "male_stroke", "female_85_everything", "apixaban_3_months_ago")}
+    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
+                           overrides={"min_score": 3, "anticoagulant_window_months": 2}).where("member")
+    assert {r["patient_id"] for r in rows.collect()} == {"female_85_everything", "apixaban_3_months_ago"}
+
+
+def test_unknown_or_mistyped_parameter_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown parameter 'min_cha2ds2_vasc'"):
+        COHORT.params({"min_cha2ds2_vasc": 3})
+    with pytest.raises(ConfigError, match="must be a number"):
+        COHORT.params({"min_score": "two"})
+
+
+def test_explain_shows_current_values():
+    text = COHORT.explain({"min_score": 3})
+    assert "CHA2DS2-VASc ≥ 3" in text and "min_score = 3" in text
+
+
+def test_conf_file_holds_every_default_with_its_clinical_value():
+    import yaml
+    from engine.config import conf_dir
+    from engine.cohorts.af_anticoagulation import DEFAULTS
+    assert yaml.safe_load((conf_dir() / "cohorts" / "af_anticoagulation.yaml").read_text()) == DEFAULTS

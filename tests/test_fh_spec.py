@@ -1,0 +1,281 @@
+"""Spec tests for CLINICAL_RULES §5, possible familial hypercholesterolaemia: one tiny patient per rule.
+
+Values are mmol/L as the engine sees them (ingest converts mg/dL; tests/test_units.py covers that).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from builders import AS_OF, CHD, PAD, STROKE, Population, months_ago
+from engine.cohorts.fh import COHORT
+from engine.codes import LOINC, SNOMED
+from engine.config import ConfigError
+from test_dlcn_spec import XANTHOMA, birthday, codelists_with_xanthoma
+
+REFER, ASSESS = "refer for genetic testing", "assess"
+TC, TC_LOINC = (SNOMED, "1005671000000105"), (LOINC, "2093-3")
+LDL, LDL_LOINC = (SNOMED, "1022191000000100"), (LOINC, "18262-6")
+FH = (SNOMED, "398036000")
+RECENT = months_ago(3)
+
+# patient id → (expected band or None, build); PATIENT_ATTRS gives age, sex, etc.
+CASES: dict = {}
+PATIENT_ATTRS: dict = {}
+
+
+def case(expected, **attrs):
+    def register(build):
+        CASES[build.__name__] = (expected, build)
+        PATIENT_ATTRS[build.__name__] = attrs
+        return build
+    return register
+
+
+def born(age):
+    return dt.date(AS_OF.year - age, 1, 1)
+
+
+# --- LDL-C > 4.9 ----------------------------------------------------------------------------------
+@case(ASSESS)
+def ldl_4_91(p, pid): p.event(pid, LDL, RECENT, 4.91)
+@case(None)
+def ldl_4_9(p, pid): p.event(pid, LDL, RECENT, 4.9)
+@case(ASSESS)
+def ldl_loinc_coded(p, pid): p.event(pid, LDL_LOINC, RECENT, 5.3)
+
+
+# --- total cholesterol > 9.0 at any age -----------------------------------------------------------
+@case(ASSESS, age=55)
+def tc_9_01_at_55(p, pid): p.event(pid, TC, RECENT, 9.01)
+@case(None, age=55)
+def tc_9_0_at_55(p, pid): p.event(pid, TC, RECENT, 9.0)
+@case(ASSESS, age=70)
+def tc_loinc_coded_9_4(p, pid): p.event(pid, TC_LOINC, RECENT, 9.4)
+
+
+# --- total cholesterol > 7.5 before age 30 (age on the day of the test) ---------------------------
+@case(ASSESS, age=25)
+def tc_7_51_at_25(p, pid): p.event(pid, TC, RECENT, 7.51)
+@case(None, age=25)
+def tc_7_5_at_25(p, pid): p.event(pid, TC, RECENT, 7.5)
+@case(None, age=35)
+def tc_8_at_35(p, pid): p.event(pid, TC, RECENT, 8.0)
+@case(ASSESS, age=35)
+def tc_8_day_before_30th_birthday(p, pid): p.event(pid, TC, birthday(born(35), 30, -1), 8.0)
+@case(None, age=35)
+def tc_8_on_30th_birthday(p, pid): p.event(pid, TC, birthday(born(35), 30), 8.0)
+
+
+# --- all time, highest value, valid rows only -----------------------------------------------------
+@case(ASSESS)
+def highest_not_latest(p, pid):
+    p.event(pid, LDL, dt.date(2016, 5, 1), 5.6)
+    p.event(pid, LDL, RECENT, 3.0)
+
+
+@case(None)
+def ldl_after_as_of(p, pid): p.event(pid, LDL, AS_OF + dt.timedelta(days=1), 6.0)
+@case(None)
+def ldl_entered_in_error(p, pid): p.event(pid, LDL, RECENT, 6.0, status="entered-in-error")
+@case(None)
+def normal_lipids(p, pid):
+    p.event(pid, TC, RECENT, 5.2)
+    p.event(pid, LDL, RECENT, 3.1)
+
+
+@case(None)
+def no_lipids(p, pid): pass
+
+
+# --- FH code ---------------------------------------------------------------------------------------
+@case(None)
+def coded_fh(p, pid):
+    p.diagnosis(pid, FH, dt.date(2015, 1, 1))
+    p.event(pid, LDL, RECENT, 6.0)
+
+
+@case(None)
+def fh_code_since_resolved(p, pid):
+    p.diagnosis(pid, FH, dt.date(2015, 1, 1))
+    p.diagnosis(pid, FH, dt.date(2016, 1, 1), status="resolved")
+    p.event(pid, LDL, RECENT, 6.0)
+
+
+@case(ASSESS)
+def fh_code_refuted(p, pid):
+    p.diagnosis(pid, FH, dt.date(2015, 1, 1), status="refuted")
+    p.event(pid, LDL, RECENT, 6.0)
+
+
+@case(ASSESS)
+def fh_code_after_as_of(p, pid):
+    p.diagnosis(pid, FH, AS_OF + dt.timedelta(days=2))
+    p.event(pid, LDL, RECENT, 6.0)
+
+
+# --- band: DLCN > 5 ---------------------------------------------------------------------------------
+@case(REFER)
+def ldl_8_51(p, pid): p.event(pid, LDL, RECENT, 8.51)
+@case(ASSESS)
+def ldl_8_5(p, pid): p.event(pid, LDL, RECENT, 8.5)
+@case(ASSESS)
+def ldl_6_5_alone(p, pid): p.event(pid, LDL, RECENT, 6.5)
+
+
+@case(REFER, sex="male", age=62)
+def ldl_6_5_premature_chd(p, pid):
+    p.event(pid, LDL, RECENT, 6.5)
+    p.diagnosis(pid, CHD, birthday(born(62), 50))
+
+
+@case(ASSESS, sex="male", age=62)
+def ldl_6_45_premature_chd_gap_scores_3(p, pid):
+    p.event(pid, LDL, RECENT, 6.45)
+    p.diagnosis(pid, CHD, birthday(born(62), 50))
+
+
+@case(ASSESS, sex="male", age=62)
+def ldl_6_6_chd_at_55(p, pid):
+    p.event(pid, LDL, RECENT, 6.6)
+    p.diagnosis(pid, CHD, birthday(born(62), 55))
+
+
+@case(REFER, sex="female", age=66)
+def ldl_6_6_premature_pad_woman(p, pid):
+    p.event(pid, LDL, RECENT, 6.6)
+    p.diagnosis(pid, PAD, birthday(born(66), 58))
+
+
+@case(ASSESS, sex="male", age=62)
+def ldl_5_5_premature_chd_and_stroke_group_scores_once(p, pid):
+    p.event(pid, LDL, RECENT, 5.5)
+    p.diagnosis(pid, CHD, birthday(born(62), 50))
+    p.diagnosis(pid, STROKE, birthday(born(62), 51))
+
+
+@case(REFER)
+def ldl_5_2_tendon_xanthoma(p, pid):
+    p.event(pid, LDL, RECENT, 5.2)
+    p.diagnosis(pid, XANTHOMA, dt.date(2021, 4, 1))
+
+
+@case(ASSESS, age=45)
+def tc_9_5_without_ldl(p, pid): p.event(pid, TC, RECENT, 9.5)
+
+
+# --- eligibility ------------------------------------------------------------------------------------
+@case(None, death_date=AS_OF - dt.timedelta(days=1))
+def died(p, pid): p.event(pid, LDL, RECENT, 6.0)
+@case(None, registration_end=AS_OF - dt.timedelta(days=1))
+def deregistered(p, pid): p.event(pid, LDL, RECENT, 6.0)
+@case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+def aged_17(p, pid): p.event(pid, TC, RECENT, 8.0)
+@case(ASSESS, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
+def eighteenth_birthday_on_as_of(p, pid): p.event(pid, TC, RECENT, 8.0)
+
+
+def build(cases=CASES) -> Population:
+    pop = Population()
+    for pid, (_, builder) in cases.items():
+        attrs = dict(PATIENT_ATTRS[pid])
+        if "age" in attrs and "birth_date" not in attrs:
+            attrs["birth_date"] = born(attrs.pop("age"))
+        pop.patient(pid, **attrs)
+        builder(pop, pid)
+    return pop
+
+
+@pytest.fixture(scope="module")
+def considered(spark, tmp_path_factory):
+    record = build().record(spark)
+    record.codelist_dir = codelists_with_xanthoma(tmp_path_factory.mktemp("fh"))
+    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(record, AS_OF).collect()}
+
+
+@pytest.fixture(scope="module")
+def listed(considered):
+    return {pid: row for pid, row in considered.items() if row["member"]}
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_rule(listed, pid):
+    expected = CASES[pid][0]
+    got = listed.get(pid, {}).get("band")
+    assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
+
+
+def test_band_order_and_dlcn(listed):
+    assert listed["ldl_6_5_premature_chd"]["band_order"] == 1 and listed["ldl_6_5_premature_chd"]["dlcn"] == 7
+    assert listed["ldl_6_45_premature_chd_gap_scores_3"]["dlcn"] == 5
+    assert listed["ldl_5_5_premature_chd_and_stroke_group_scores_once"]["dlcn"] == 5
+    assert listed["ldl_4_91"]["band_order"] == 2 and listed["ldl_4_91"]["dlcn"] == 1
+    assert listed["tc_9_5_without_ldl"]["dlcn"] == 0 and listed["tc_9_5_without_ldl"]["max_ldl"] is None
+
+
+def test_attrition_flags(considered):
+    assert considered["coded_fh"]["not_coded_fh"] is False
+    assert considered["no_lipids"]["cholesterol_recorded"] is False
+    assert considered["normal_lipids"]["cholesterol_recorded"] is True
+    assert considered["normal_lipids"]["cholesterol_raised"] is False
+    assert "died" not in considered and "aged_17" not in considered
+
+
+def test_reason_quotes_values_dates_and_the_lower_bound(listed):
+    reason = listed["ldl_6_5_premature_chd"]["reason"]
+    assert reason.startswith(f"Highest recorded LDL-C 6.5 mmol/L on {RECENT.isoformat()} (> 4.9). "
+                             "DLCN score at least 7 (> 5: refer for genetic testing) from LDL-C 6.5 → 5, premature CHD")
+    assert "lower bound" in reason and "family history" in reason and reason.endswith("No FH diagnosis code.")
+    young = listed["tc_8_day_before_30th_birthday"]["reason"]
+    assert "total cholesterol 8 mmol/L on" in young and "at age 29 (> 7.5 under 30)" in young
+    assert "(not above 5: assess)" in listed["ldl_4_91"]["reason"]
+    # two decimals where the value has them: 4.91 must never read as 4.9 next to "> 4.9"
+    assert "LDL-C 4.91 mmol/L on" in listed["ldl_4_91"]["reason"] and "from LDL-C 4.91 → 1" in listed["ldl_4_91"]["reason"]
+    assert "total cholesterol 7.51 mmol/L on" in listed["tc_7_51_at_25"]["reason"]
+
+
+def test_reason_names_every_criterion_met(listed):
+    pop_row = listed["tc_loinc_coded_9_4"]
+    assert pop_row["criteria"] == f"total cholesterol 9.4 mmol/L on {RECENT.isoformat()} (> 9.0)"
+
+
+def test_evidence_is_json(listed):
+    ev = json.loads(listed["highest_not_latest"]["evidence"])
+    assert (ev["max_ldl"], ev["max_ldl_date"], ev["dlcn_lower_bound"], ev["unit"]) == (5.6, "2016-05-01", 3, "mmol/L")
+    ev = json.loads(listed["ldl_6_6_premature_pad_woman"]["evidence"])
+    assert (ev["first_vascular_age"], ev["dlcn_history_points"]) == (58, 1)
+
+
+def test_every_rule_flag_true_for_members(listed):
+    for row in listed.values():
+        assert all(row[r.column] for r in COHORT.rules)
+
+
+def test_thresholds_are_parameters(spark):
+    chosen = {k: CASES[k] for k in ("ldl_4_9", "ldl_4_91", "ldl_6_5_alone", "tc_8_at_35")}
+    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
+                           overrides={"ldl_above": 4.8, "tc_young_age_below": 40, "dlcn_refer_above": 4})
+    got = {r["patient_id"]: r["band"] for r in rows.where("member").collect()}
+    assert got == {"ldl_4_9": ASSESS, "ldl_4_91": ASSESS, "ldl_6_5_alone": REFER, "tc_8_at_35": ASSESS}
+
+
+def test_unknown_or_mistyped_parameter_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown parameter 'ldl_over'"):
+        COHORT.params({"ldl_over": 5.0})
+    with pytest.raises(ConfigError, match="must be a number"):
+        COHORT.params({"dlcn_refer_above": "five"})
+
+
+def test_explain_shows_current_values():
+    text = COHORT.explain({"ldl_above": 5.5, "dlcn_refer_above": 6})
+    assert "LDL-C > 5.5" in text and "DLCN > 6 → refer" in text and "ldl_above = 5.5" in text
+    assert "lower bound" in text
+
+
+def test_conf_file_holds_every_default_with_its_clinical_value():
+    import yaml
+    from engine.config import conf_dir
+    from engine.cohorts.fh import DEFAULTS
+    assert yaml.safe_load((conf_dir() / "cohorts" / "fh.yaml").read_text()) == DEFAULTS

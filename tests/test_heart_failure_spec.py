@@ -1,0 +1,356 @@
+"""Spec tests for CLINICAL_RULES §6, possible undiagnosed heart failure: one tiny patient per rule.
+
+NT-proBNP values are ng/L as the engine sees them (ingest converts pg/mL and quarantines unknown units).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from builders import AS_OF, Population, months_ago
+from engine.cohorts.heart_failure import COHORT
+from engine.codes import LOINC, RXNORM, SNOMED
+from engine.config import ConfigError
+
+URGENT, SOON, LOOP = ("urgent — specialist and echo within 2 weeks", "specialist and echo within 6 weeks",
+                      "loop diuretic without heart failure diagnosis")
+NTPROBNP, NTPROBNP_LOINC = (SNOMED, "414799001"), (LOINC, "33762-6")
+ECHO, CARDIOLOGY = (SNOMED, "40701008"), (SNOMED, "183519002")
+HF = (SNOMED, "84114007")
+FUROSEMIDE, FUROSEMIDE_RX = (SNOMED, "317972000"), (RXNORM, "313988")
+BUMETANIDE_RX, TORASEMIDE = (RXNORM, "197418"), (SNOMED, "318041004")
+TEST_DAY = months_ago(4)
+
+CASES: dict = {}
+PATIENT_ATTRS: dict = {}
+
+
+def case(expected, **attrs):
+    def register(build):
+        CASES[build.__name__] = (expected, build)
+        PATIENT_ATTRS[build.__name__] = attrs
+        return build
+    return register
+
+
+def result(p, pid, value, day=TEST_DAY, coding=NTPROBNP, **kw):
+    """An NT-proBNP result (ng/L) on ``day``."""
+    p.event(pid, coding, day, value, **kw)
+
+
+# --- NT-proBNP thresholds ----------------------------------------------------------------------------
+@case(URGENT)
+def ntprobnp_2001(p, pid): result(p, pid, 2001)
+@case(SOON)
+def ntprobnp_2000(p, pid): result(p, pid, 2000)
+@case(SOON)
+def ntprobnp_401(p, pid): result(p, pid, 401)
+@case(None)
+def ntprobnp_400(p, pid): result(p, pid, 400)
+@case(SOON)
+def ntprobnp_loinc_coded(p, pid): result(p, pid, 950, coding=NTPROBNP_LOINC)
+
+
+# --- which test counts --------------------------------------------------------------------------------
+@case(None)
+def raised_then_normal(p, pid):
+    result(p, pid, 1500, day=months_ago(10))
+    result(p, pid, 300)
+
+
+@case(SOON)
+def normal_then_raised(p, pid):
+    result(p, pid, 300, day=months_ago(10))
+    result(p, pid, 800)
+
+
+@case(SOON)
+def two_results_one_day_highest_counts(p, pid):
+    result(p, pid, 350)
+    result(p, pid, 450)
+
+
+@case(SOON)
+def result_exactly_24_months_ago(p, pid): result(p, pid, 900, day=months_ago(24))
+@case(None)
+def result_24_months_and_a_day_ago(p, pid): result(p, pid, 900, day=months_ago(24, days=1))
+@case(None)
+def result_after_as_of(p, pid): result(p, pid, 2500, day=AS_OF + dt.timedelta(days=1))
+@case(None)
+def result_entered_in_error(p, pid): result(p, pid, 2500, status="entered-in-error")
+
+
+# --- actioned: echo or cardiology referral on or after the test ---------------------------------------
+@case(None)
+def echo_after(p, pid):
+    result(p, pid, 2500)
+    p.event(pid, ECHO, TEST_DAY + dt.timedelta(days=20), kind="procedure")
+
+
+@case(None)
+def echo_same_day(p, pid):
+    result(p, pid, 900)
+    p.event(pid, ECHO, TEST_DAY, kind="procedure")
+
+
+@case(SOON)
+def echo_day_before(p, pid):
+    result(p, pid, 900)
+    p.event(pid, ECHO, TEST_DAY - dt.timedelta(days=1), kind="procedure")
+
+
+@case(SOON)
+def echo_not_done(p, pid):
+    result(p, pid, 900)
+    p.event(pid, ECHO, TEST_DAY + dt.timedelta(days=5), kind="procedure", status="refuted")
+
+
+@case(URGENT)
+def echo_after_as_of(p, pid):
+    result(p, pid, 2500)
+    p.event(pid, ECHO, AS_OF + dt.timedelta(days=1), kind="procedure")
+
+
+@case(None)
+def cardiology_referral_after(p, pid):
+    result(p, pid, 2500)
+    p.referral(pid, CARDIOLOGY, TEST_DAY + dt.timedelta(days=3))
+
+
+@case(None)
+def cardiology_referral_recorded_as_procedure(p, pid):
+    result(p, pid, 2500)
+    p.event(pid, CARDIOLOGY, TEST_DAY + dt.timedelta(days=3), kind="procedure")
+
+
+@case(URGENT)
+def cardiology_referral_before(p, pid):
+    result(p, pid, 2500)
+    p.referral(pid, CARDIOLOGY, TEST_DAY - dt.timedelta(days=30))
+
+
+@case(URGENT)
+def cardiology_referral_entered_in_error(p, pid):
+    result(p, pid, 2500)
+    p.referral(pid, CARDIOLOGY, TEST_DAY + dt.timedelta(days=3), status="entered-in-error")
+
+
+# --- heart failure register --------------------------------------------------------------------------
+@case(None)
+def on_register(p, pid):
+    p.diagnosis(pid, HF, dt.date(2020, 1, 1))
+    result(p, pid, 2500)
+
+
+@case(URGENT)
+def hf_since_resolved(p, pid):
+    p.diagnosis(pid, HF, dt.date(2018, 1, 1))
+    p.diagnosis(pid, HF, dt.date(2019, 1, 1), status="resolved")
+    result(p, pid, 2500)
+
+
+@case(URGENT)
+def hf_refuted(p, pid):
+    p.diagnosis(pid, HF, dt.date(2020, 1, 1), status="refuted")
+    result(p, pid, 2500)
+
+
+@case(URGENT)
+def hf_code_after_as_of(p, pid):
+    p.diagnosis(pid, HF, AS_OF + dt.timedelta(days=1))
+    result(p, pid, 2500)
+
+
+# --- loop diuretics ------------------------------------------------------------------------------------
+@case(LOOP)
+def two_furosemide_issues(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+@case(None)
+def one_furosemide_issue(p, pid): p.medication(pid, FUROSEMIDE, months_ago(1))
+
+
+@case(LOOP)
+def second_issue_exactly_6_months_ago(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(6))
+
+
+@case(None)
+def second_issue_6_months_and_a_day_ago(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(6, days=1))
+
+
+@case(LOOP)
+def rxnorm_bumetanide(p, pid):
+    p.medication(pid, BUMETANIDE_RX, months_ago(1))
+    p.medication(pid, BUMETANIDE_RX, months_ago(3))
+
+
+@case(LOOP)
+def furosemide_and_torasemide(p, pid):
+    p.medication(pid, FUROSEMIDE_RX, months_ago(1))
+    p.medication(pid, TORASEMIDE, months_ago(3))
+
+
+@case(None)
+def cancelled_issue_not_counted(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2), status="cancelled")
+
+
+@case(None)
+def dual_coded_issue_counts_once(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1), source_id="MedicationRequest/dual")
+    p.medication(pid, FUROSEMIDE_RX, months_ago(1), source_id="MedicationRequest/dual")
+
+
+@case(None)
+def issue_after_as_of_not_counted(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, AS_OF + dt.timedelta(days=1))
+
+
+@case(None)
+def loop_diuretic_with_hf_diagnosis(p, pid):
+    p.diagnosis(pid, HF, dt.date(2021, 6, 1))
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+@case(URGENT)
+def urgent_test_outranks_loop_diuretic(p, pid):
+    result(p, pid, 3000)
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+@case(LOOP)
+def actioned_test_with_loop_diuretic(p, pid):
+    result(p, pid, 3000)
+    p.event(pid, ECHO, TEST_DAY + dt.timedelta(days=10), kind="procedure")
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+@case(LOOP)
+def normal_test_with_loop_diuretic(p, pid):
+    result(p, pid, 250)
+    p.medication(pid, BUMETANIDE_RX, months_ago(1))
+    p.medication(pid, BUMETANIDE_RX, months_ago(2))
+
+
+# --- eligibility -----------------------------------------------------------------------------------------
+@case(None, death_date=AS_OF - dt.timedelta(days=1))
+def died(p, pid): result(p, pid, 2500)
+@case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+def aged_17(p, pid): result(p, pid, 2500)
+@case(URGENT, registration_start=None)
+def no_registration_data(p, pid): result(p, pid, 2500)
+
+
+def build(cases=CASES) -> Population:
+    pop = Population()
+    for pid, (_, builder) in cases.items():
+        pop.patient(pid, age=70, **PATIENT_ATTRS[pid])
+        builder(pop, pid)
+    return pop
+
+
+@pytest.fixture(scope="module")
+def considered(spark):
+    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(build().record(spark), AS_OF).collect()}
+
+
+@pytest.fixture(scope="module")
+def listed(considered):
+    return {pid: row for pid, row in considered.items() if row["member"]}
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_rule(listed, pid):
+    expected = CASES[pid][0]
+    got = listed.get(pid, {}).get("band")
+    assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
+
+
+def test_band_order(listed):
+    assert [listed[p]["band_order"] for p in ("ntprobnp_2001", "ntprobnp_2000", "two_furosemide_issues")] == [1, 2, 3]
+
+
+def test_attrition_flags(considered):
+    assert considered["on_register"]["not_on_register"] is False
+    assert considered["hf_since_resolved"]["not_on_register"] is True
+    assert considered["echo_after"]["not_on_register"] is True
+    assert considered["echo_after"]["raised_ntprobnp_unactioned_or_loop_diuretic"] is False
+
+
+def test_reason_quotes_the_test_and_what_is_missing(listed):
+    row = listed["ntprobnp_2001"]
+    days = (AS_OF - TEST_DAY).days
+    assert row["reason"] == (f"NT-proBNP 2001 ng/L on {TEST_DAY.isoformat()} (> 2000 ng/L, {days} days ago) with no "
+                             "echocardiogram or cardiology referral since; no heart failure diagnosis.")
+    assert row["days_since_test"] == days
+    assert "(> 400 ng/L," in listed["ntprobnp_401"]["reason"]
+    assert "last heart failure code 2018-01-01, since resolved" in listed["hf_since_resolved"]["reason"]
+
+
+def test_reason_for_loop_diuretic_band(listed):
+    reason = listed["two_furosemide_issues"]["reason"]
+    assert reason.startswith(f"2 loop-diuretic issues (furosemide) since {months_ago(6).isoformat()}, "
+                             f"latest {months_ago(1).isoformat()}; no NT-proBNP since")
+    assert reason.endswith("; no heart failure diagnosis.")
+    assert "(bumetanide)" in listed["rxnorm_bumetanide"]["reason"]
+    assert "(furosemide, torasemide)" in listed["furosemide_and_torasemide"]["reason"]
+    actioned = listed["actioned_test_with_loop_diuretic"]["reason"]
+    assert f"NT-proBNP 3000 ng/L on {TEST_DAY.isoformat()} was followed by echocardiogram on" in actioned
+    assert "(not above 400 ng/L)" in listed["normal_test_with_loop_diuretic"]["reason"]
+    assert "2 loop-diuretic issues" in listed["urgent_test_outranks_loop_diuretic"]["reason"]
+
+
+def test_evidence_is_json(listed):
+    ev = json.loads(listed["cardiology_referral_before"]["evidence"])
+    assert (ev["ntprobnp"], ev["ntprobnp_date"], ev["ntprobnp_unit"], ev.get("followed_up_on")) == \
+        (2500, TEST_DAY.isoformat(), "ng/L", None)
+    ev = json.loads(listed["actioned_test_with_loop_diuretic"]["evidence"])
+    assert (ev["followed_up_by"], ev["loop_diuretic_issues"], ev["loop_diuretics"]) == ("echocardiogram", 2, "furosemide")
+
+
+def test_every_rule_flag_true_for_members(listed):
+    for row in listed.values():
+        assert all(row[r.column] for r in COHORT.rules)
+
+
+def test_thresholds_are_parameters(spark):
+    chosen = {k: CASES[k] for k in ("ntprobnp_400", "ntprobnp_2000", "one_furosemide_issue",
+                                    "second_issue_6_months_and_a_day_ago")}
+    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
+                           overrides={"ntprobnp_raised_above": 350, "ntprobnp_urgent_above": 1999,
+                                      "loop_diuretic_min_issues": 1, "loop_diuretic_months": 7})
+    got = {r["patient_id"]: r["band"] for r in rows.where("member").collect()}
+    assert got == {"ntprobnp_400": SOON, "ntprobnp_2000": URGENT, "one_furosemide_issue": LOOP,
+                   "second_issue_6_months_and_a_day_ago": LOOP}
+
+
+def test_unknown_or_mistyped_parameter_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown parameter 'ntprobnp_above'"):
+        COHORT.params({"ntprobnp_above": 500})
+    with pytest.raises(ConfigError, match="must be a number"):
+        COHORT.params({"ntprobnp_urgent_above": "high"})
+
+
+def test_explain_shows_current_values():
+    text = COHORT.explain({"ntprobnp_urgent_above": 1500})
+    assert "when above 1500 ng/L" in text and "ntprobnp_urgent_above = 1500" in text
+
+
+def test_conf_file_holds_every_default_with_its_clinical_value():
+    import yaml
+    from engine.config import conf_dir
+    from engine.cohorts.heart_failure import DEFAULTS
+    assert yaml.safe_load((conf_dir() / "cohorts" / "heart_failure.yaml").read_text()) == DEFAULTS

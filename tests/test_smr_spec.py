@@ -1,0 +1,535 @@
+"""Spec tests for CLINICAL_RULES §1, SMR priority patients: one tiny patient per rule, one answer each."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from builders import AS_OF, EGFR, PALLIATIVE, Population, months_ago
+from engine.codes import RXNORM, SNOMED
+from engine.cohorts.smr import COHORT
+from engine.config import ConfigError
+
+SMR = (SNOMED, "1239511000000100")
+NURSING = (SNOMED, "160734000")
+NSAID, NSAID_RX = (SNOMED, "329653008"), (RXNORM, "198014")
+PPI, ANTICOAGULANT = (SNOMED, "42356411000001102"), (SNOMED, "319735007")
+HEART_FAILURE = (SNOMED, "84114007")
+ASTHMA, ASTHMA_RESOLVED = (SNOMED, "195967001"), (SNOMED, "162660004")
+PROPRANOLOL = (SNOMED, "318353009")
+CO_CODAMOL, OXYCODONE_RX = (SNOMED, "322341003"), (RXNORM, "1049221")
+PREGABALIN, DIAZEPAM, ZOPICLONE = (SNOMED, "415165003"), (SNOMED, "321197008"), (SNOMED, "321175006")
+SEVERE_FRAILTY, MODERATE_FRAILTY = (SNOMED, "925861000000102"), (SNOMED, "925831000000107")
+HOUSEBOUND, LIVES_ALONE, FALL = (SNOMED, "160689007"), (SNOMED, "105529008"), (SNOMED, "1912002")
+EMERGENCY_CODE = (SNOMED, "50849002")
+
+RECENT = months_ago(1)
+ONE = "1 subgroup"
+OLD = dict(age=70)
+
+CASES: dict = {}
+
+
+def case(expected, **attrs):
+    def register(build):
+        CASES[build.__name__] = (expected, build, attrs)
+        return build
+    return register
+
+
+def medicines(p, pid, n, day=RECENT):
+    """n distinct medicines (codes in no cohort list), one issue each."""
+    for k in range(n):
+        p.medication(pid, (SNOMED, f"9000000{k:02d}"), day)
+
+
+def dual_coded(p, pid, a, b, day=RECENT):
+    """One prescription carrying two codes (dm+d and RxNorm), as FHIR sources often write it."""
+    sid = f"MedicationRequest/dual-{pid}-{day.isoformat()}"
+    p.medication(pid, a, day, source_id=sid)
+    p.medication(pid, b, day, source_id=sid)
+
+
+# --- polypharmacy ---------------------------------------------------------------------------------
+@case(ONE)
+def poly_10(p, pid): medicines(p, pid, 10)
+@case(None)
+def poly_9(p, pid): medicines(p, pid, 9)
+
+
+@case(ONE)
+def poly_10th_exactly_90_days_ago(p, pid):
+    medicines(p, pid, 9)
+    p.medication(pid, (SNOMED, "900000099"), AS_OF - dt.timedelta(days=90))
+
+
+@case(None)
+def poly_10th_91_days_ago(p, pid):
+    medicines(p, pid, 9)
+    p.medication(pid, (SNOMED, "900000099"), AS_OF - dt.timedelta(days=91))
+
+
+@case(None)
+def poly_repeat_issues_are_one_medicine(p, pid):
+    medicines(p, pid, 9)
+    medicines(p, pid, 9, day=months_ago(2))
+
+
+@case(None)
+def poly_dual_coded_issue_counts_once(p, pid):
+    medicines(p, pid, 8)
+    dual_coded(p, pid, (SNOMED, "900000098"), (RXNORM, "900000098"))
+
+
+@case(None)
+def poly_cancelled_issue_does_not_count(p, pid):
+    medicines(p, pid, 9)
+    p.medication(pid, (SNOMED, "900000099"), RECENT, status="cancelled")
+
+
+# --- error-prone prescribing: GI_P3A --------------------------------------------------------------
+@case(ONE, **OLD)
+def gi_p3a_aged_70(p, pid): p.medication(pid, NSAID, RECENT)
+@case(ONE, birth_date=dt.date(AS_OF.year - 65, AS_OF.month, AS_OF.day))
+def gi_p3a_65th_birthday_on_as_of(p, pid): p.medication(pid, NSAID, RECENT)
+@case(None, birth_date=dt.date(AS_OF.year - 65, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+def gi_p3a_aged_64(p, pid): p.medication(pid, NSAID, RECENT)
+
+
+@case(None, **OLD)
+def gi_p3a_with_ppi(p, pid):
+    p.medication(pid, NSAID, RECENT)
+    p.medication(pid, PPI, months_ago(2))
+
+
+@case(ONE, **OLD)
+def gi_p3a_ppi_3_months_and_a_day_ago(p, pid):
+    p.medication(pid, NSAID, RECENT)
+    p.medication(pid, PPI, months_ago(3, days=1))
+
+
+@case(ONE, **OLD)
+def nsaid_exactly_3_months_ago(p, pid): p.medication(pid, NSAID, months_ago(3))
+@case(None, **OLD)
+def nsaid_3_months_and_a_day_ago(p, pid): p.medication(pid, NSAID, months_ago(3, days=1))
+@case(ONE, **OLD)
+def nsaid_rxnorm_coded(p, pid): p.medication(pid, NSAID_RX, RECENT)
+@case(None, **OLD)
+def nsaid_cancelled(p, pid): p.medication(pid, NSAID, RECENT, status="cancelled")
+@case(None, **OLD)
+def nsaid_after_as_of(p, pid): p.medication(pid, NSAID, AS_OF + dt.timedelta(days=1))
+
+
+# --- GI_P3D, HF_P3I, KI_P3K, AS_P3G ---------------------------------------------------------------
+@case(ONE)
+def gi_p3d_anticoagulant_and_nsaid(p, pid):
+    p.medication(pid, ANTICOAGULANT, RECENT)
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def gi_p3d_anticoagulant_3_months_and_a_day_ago(p, pid):
+    p.medication(pid, ANTICOAGULANT, months_ago(3, days=1))
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def anticoagulant_without_nsaid(p, pid): p.medication(pid, ANTICOAGULANT, RECENT)
+
+
+@case(ONE)
+def hf_p3i_heart_failure_and_nsaid(p, pid):
+    p.diagnosis(pid, HEART_FAILURE, dt.date(2020, 1, 1))
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def heart_failure_resolved_and_nsaid(p, pid):
+    p.diagnosis(pid, HEART_FAILURE, dt.date(2020, 1, 1))
+    p.diagnosis(pid, HEART_FAILURE, dt.date(2021, 1, 1), status="resolved")
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def heart_failure_without_nsaid(p, pid): p.diagnosis(pid, HEART_FAILURE, dt.date(2020, 1, 1))
+
+
+@case(ONE)
+def ki_p3k_egfr_44_and_nsaid(p, pid):
+    p.event(pid, EGFR, months_ago(4), 44)
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def egfr_45_and_nsaid(p, pid):
+    p.event(pid, EGFR, months_ago(4), 45)
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def egfr_44_then_60_and_nsaid(p, pid):
+    p.event(pid, EGFR, months_ago(14), 44)
+    p.event(pid, EGFR, months_ago(4), 60)
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(ONE)
+def ki_p3k_egfr_40_years_ago(p, pid):
+    p.event(pid, EGFR, dt.date(2019, 6, 1), 40)
+    p.medication(pid, NSAID, RECENT)
+
+
+@case(None)
+def egfr_44_without_nsaid(p, pid): p.event(pid, EGFR, months_ago(4), 44)
+
+
+@case(ONE)
+def as_p3g_asthma_and_propranolol(p, pid):
+    p.diagnosis(pid, ASTHMA, dt.date(2015, 1, 1))
+    p.medication(pid, PROPRANOLOL, RECENT)
+
+
+@case(None)
+def asthma_resolved_and_propranolol(p, pid):
+    p.diagnosis(pid, ASTHMA, dt.date(2015, 1, 1))
+    p.event(pid, ASTHMA_RESOLVED, dt.date(2019, 1, 1))
+    p.medication(pid, PROPRANOLOL, RECENT)
+
+
+@case(None)
+def asthma_and_propranolol_3_months_and_a_day_ago(p, pid):
+    p.diagnosis(pid, ASTHMA, dt.date(2015, 1, 1))
+    p.medication(pid, PROPRANOLOL, months_ago(3, days=1))
+
+
+@case(ONE, **OLD)
+def two_hazards_one_subgroup(p, pid):
+    p.diagnosis(pid, HEART_FAILURE, dt.date(2020, 1, 1))
+    p.medication(pid, NSAID, RECENT)
+
+
+# --- frail and vulnerable -------------------------------------------------------------------------
+def frail(p, pid): p.event(pid, SEVERE_FRAILTY, dt.date(2024, 2, 1))
+
+
+@case(ONE)
+def frail_housebound(p, pid):
+    frail(p, pid)
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
+@case(ONE)
+def frail_lives_alone(p, pid):
+    frail(p, pid)
+    p.event(pid, LIVES_ALONE, dt.date(2018, 1, 1))
+
+
+@case(ONE)
+def frail_fall_exactly_12_months_ago(p, pid):
+    frail(p, pid)
+    p.event(pid, FALL, months_ago(12))
+
+
+@case(None)
+def frail_fall_12_months_and_a_day_ago(p, pid):
+    frail(p, pid)
+    p.event(pid, FALL, months_ago(12, days=1))
+
+
+@case(ONE)
+def frail_emergency_encounter_exactly_12_months_ago(p, pid):
+    frail(p, pid)
+    p.encounter(pid, months_ago(12), "emergency")
+
+
+@case(None)
+def frail_emergency_encounter_12_months_and_a_day_ago(p, pid):
+    frail(p, pid)
+    p.encounter(pid, months_ago(12, days=1), "emergency")
+
+
+@case(ONE)
+def frail_emergency_admission_code(p, pid):
+    frail(p, pid)
+    p.event(pid, EMERGENCY_CODE, months_ago(5))
+
+
+@case(None)
+def frail_ambulatory_encounter(p, pid):
+    frail(p, pid)
+    p.encounter(pid, months_ago(5), "ambulatory")
+
+
+@case(None)
+def frail_only(p, pid): frail(p, pid)
+@case(None)
+def housebound_not_frail(p, pid): p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
+@case(None)
+def moderate_frailty_housebound(p, pid):
+    p.event(pid, MODERATE_FRAILTY, dt.date(2024, 2, 1))
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
+@case(None)
+def frail_housebound_entered_in_error(p, pid):
+    frail(p, pid)
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1), status="entered-in-error")
+
+
+# --- addictive medicines --------------------------------------------------------------------------
+@case(ONE)
+def addictive_two_opioid_issues(p, pid):
+    p.medication(pid, CO_CODAMOL, months_ago(2))
+    p.medication(pid, CO_CODAMOL, months_ago(1))
+
+
+@case(ONE)
+def addictive_opioid_and_benzodiazepine(p, pid):
+    p.medication(pid, OXYCODONE_RX, months_ago(8))
+    p.medication(pid, DIAZEPAM, months_ago(1))
+
+
+@case(ONE)
+def addictive_gabapentinoid_and_z_drug(p, pid):
+    p.medication(pid, PREGABALIN, months_ago(10))
+    p.medication(pid, ZOPICLONE, months_ago(6))
+
+
+@case(None)
+def one_addictive_issue(p, pid): p.medication(pid, DIAZEPAM, months_ago(1))
+
+
+@case(ONE)
+def second_addictive_issue_exactly_12_months_ago(p, pid):
+    p.medication(pid, DIAZEPAM, months_ago(1))
+    p.medication(pid, DIAZEPAM, months_ago(12))
+
+
+@case(None)
+def second_addictive_issue_12_months_and_a_day_ago(p, pid):
+    p.medication(pid, DIAZEPAM, months_ago(1))
+    p.medication(pid, DIAZEPAM, months_ago(12, days=1))
+
+
+@case(None)
+def dual_coded_opioid_issue_counts_once(p, pid):
+    dual_coded(p, pid, CO_CODAMOL, OXYCODONE_RX, months_ago(2))
+
+
+# --- care home ------------------------------------------------------------------------------------
+@case(ONE, address_care_home=True)
+def care_home_address_flag(p, pid): pass
+@case(ONE)
+def care_home_nursing_code(p, pid): p.event(pid, NURSING, dt.date(2023, 1, 1))
+
+
+# --- several subgroups ----------------------------------------------------------------------------
+@case("3 subgroups", address_care_home=True)
+def three_subgroups(p, pid):
+    medicines(p, pid, 10)
+    p.medication(pid, CO_CODAMOL, months_ago(2))
+    p.medication(pid, CO_CODAMOL, months_ago(1))
+
+
+@case("5 subgroups", age=88, address_care_home=True)
+def five_subgroups(p, pid):
+    medicines(p, pid, 8)
+    p.medication(pid, NSAID, RECENT)
+    p.medication(pid, CO_CODAMOL, months_ago(2))
+    p.medication(pid, CO_CODAMOL, months_ago(1))
+    frail(p, pid)
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
+# --- exclusions and eligibility -------------------------------------------------------------------
+@case(None)
+def smr_6_months_ago(p, pid):
+    medicines(p, pid, 10)
+    p.event(pid, SMR, months_ago(6), kind="procedure")
+
+
+@case(None)
+def smr_exactly_12_months_ago(p, pid):
+    medicines(p, pid, 10)
+    p.event(pid, SMR, months_ago(12), kind="procedure")
+
+
+@case(ONE)
+def smr_12_months_and_a_day_ago(p, pid):
+    medicines(p, pid, 10)
+    p.event(pid, SMR, months_ago(12, days=1), kind="procedure")
+
+
+@case(ONE)
+def smr_entered_in_error(p, pid):
+    medicines(p, pid, 10)
+    p.event(pid, SMR, months_ago(2), kind="procedure", status="entered-in-error")
+
+
+@case(None)
+def palliative(p, pid):
+    medicines(p, pid, 10)
+    p.event(pid, PALLIATIVE, dt.date(2025, 6, 1))
+
+
+@case(None, death_date=AS_OF - dt.timedelta(days=1))
+def died_before_as_of(p, pid): medicines(p, pid, 10)
+@case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+def aged_17(p, pid): medicines(p, pid, 10)
+@case(ONE, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
+def eighteenth_birthday_on_as_of(p, pid): medicines(p, pid, 10)
+
+
+def build(cases=CASES):
+    pop = Population()
+    for pid, (_, builder, attrs) in cases.items():
+        pop.patient(pid, **{"age": 50, **attrs})
+        builder(pop, pid)
+    return pop
+
+
+@pytest.fixture(scope="module")
+def evaluated(spark):
+    rows = COHORT.evaluate(build().record(spark), AS_OF).collect()
+    return {r["patient_id"]: r.asDict() for r in rows}
+
+
+@pytest.fixture(scope="module")
+def listed(evaluated):
+    return {pid: row for pid, row in evaluated.items() if row["member"]}
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_rule(listed, pid):
+    expected = CASES[pid][0]
+    got = listed.get(pid, {}).get("band")
+    assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
+
+
+EXPECTED_SUBGROUP = {
+    "poly_10": "polypharmacy", "gi_p3a_aged_70": "error_prone", "hf_p3i_heart_failure_and_nsaid": "error_prone",
+    "frail_housebound": "frail_and_vulnerable", "addictive_two_opioid_issues": "addictive",
+    "care_home_address_flag": "care_home", "care_home_nursing_code": "care_home",
+}
+
+
+@pytest.mark.parametrize("pid", list(EXPECTED_SUBGROUP))
+def test_the_subgroup_named_is_the_one_met(listed, pid):
+    row = listed[pid]
+    assert row["subgroups"] == EXPECTED_SUBGROUP[pid]
+    assert [s for s in ("care_home", "polypharmacy", "error_prone", "frail_and_vulnerable", "addictive") if row[s]] == \
+        [EXPECTED_SUBGROUP[pid]]
+
+
+@pytest.mark.parametrize("pid,hazards", [
+    ("gi_p3a_aged_70", "GI_P3A"), ("gi_p3d_anticoagulant_and_nsaid", "GI_P3D"),
+    ("hf_p3i_heart_failure_and_nsaid", "HF_P3I"), ("ki_p3k_egfr_44_and_nsaid", "KI_P3K"),
+    ("as_p3g_asthma_and_propranolol", "AS_P3G"), ("two_hazards_one_subgroup", "GI_P3A, HF_P3I"),
+    ("poly_10", None)])
+def test_hazards_named(listed, pid, hazards):
+    assert listed[pid]["hazards"] == hazards
+
+
+def test_band_order_is_six_minus_subgroups(listed):
+    assert {listed[p]["band_order"] for p in ("poly_10", "three_subgroups", "five_subgroups")} == {5, 3, 1}
+    assert listed["five_subgroups"]["subgroups"] == "care_home, polypharmacy, error_prone, frail_and_vulnerable, addictive"
+    assert listed["three_subgroups"]["subgroups"] == "care_home, polypharmacy, addictive"
+
+
+def test_rank_inputs(listed):
+    assert listed["poly_10"]["current_medicines"] == 10
+    assert listed["poly_10th_exactly_90_days_ago"]["current_medicines"] == 10
+    assert listed["five_subgroups"]["current_medicines"] == 10
+    assert json.loads(listed["five_subgroups"]["evidence"])["age"] == 88
+    assert listed["care_home_address_flag"]["current_medicines"] == 0
+
+
+def test_worklist_ranks_by_subgroups_then_medicines_then_age(spark):
+    from engine.worklists.build import evaluate as worklist
+    chosen = ("poly_10", "smr_12_months_and_a_day_ago", "gi_p3a_aged_70", "five_subgroups", "three_subgroups",
+              "care_home_address_flag")
+    attrs = {"poly_10": dict(age=40), "smr_12_months_and_a_day_ago": dict(age=60)}
+    pop = Population()
+    for pid in chosen:
+        expected, builder, own = CASES[pid]
+        pop.patient(pid, **{"age": 50, **own, **attrs.get(pid, {})})
+        builder(pop, pid)
+    ranked = worklist(COHORT, pop.record(spark), AS_OF).worklist
+    assert list(ranked["patient_id"]) == ["five_subgroups", "three_subgroups", "smr_12_months_and_a_day_ago",
+                                          "poly_10", "gi_p3a_aged_70", "care_home_address_flag"]
+    assert list(ranked["band"][:3]) == ["5 subgroups", "3 subgroups", ONE]
+
+
+def test_attrition_flags(evaluated):
+    smr = evaluated["smr_6_months_ago"]
+    assert (smr["no_recent_smr"], smr["not_palliative"], smr["any_subgroup"]) == (False, True, True)
+    pall = evaluated["palliative"]
+    assert (pall["no_recent_smr"], pall["not_palliative"], pall["any_subgroup"]) == (True, False, True)
+    none = evaluated["poly_9"]
+    assert (none["no_recent_smr"], none["not_palliative"], none["any_subgroup"], none["reason"]) == (True, True, False, None)
+    assert "aged_17" not in evaluated and "died_before_as_of" not in evaluated
+
+
+def test_reason_names_subgroups_with_values_and_dates(listed):
+    reason = listed["gi_p3a_aged_70"]["reason"]
+    assert reason.startswith(f"1 subgroup: error-prone prescribing (GI_P3A aged 70 on oral NSAID (last issued "
+                             f"{RECENT.isoformat()}) without a PPI/H2RA since 2025-12-31)")
+    assert reason.endswith("; no structured medication review since 2025-03-31.")
+    assert "polypharmacy (10 medicines issued since 2025-12-31)" in listed["poly_10"]["reason"]
+    assert "KI_P3K latest eGFR 44 on " + months_ago(4).isoformat() in listed["ki_p3k_egfr_44_and_nsaid"]["reason"]
+    assert "AS_P3G asthma (coded 2015-01-01) with a non-selective beta-blocker" in \
+        listed["as_p3g_asthma_and_propranolol"]["reason"]
+    assert "frail and vulnerable (severe frailty coded 2024-02-01; housebound (coded 2019-01-01))" in \
+        listed["frail_housebound"]["reason"]
+    assert "1 emergency admission(s) since 2025-03-31, latest 2025-03-31" in \
+        listed["frail_emergency_encounter_exactly_12_months_ago"]["reason"]
+    assert "addictive medicines (2 issues since 2025-03-31: benzodiazepine, opioid)" in \
+        listed["addictive_opioid_and_benzodiazepine"]["reason"]
+    assert "care home (address flag)" in listed["care_home_address_flag"]["reason"]
+    assert "care home (residence code, nursing)" in listed["care_home_nursing_code"]["reason"]
+
+
+def test_evidence_is_json(listed):
+    ev = json.loads(listed["five_subgroups"]["evidence"])
+    assert ev["subgroups"].count(",") == 4 and ev["current_medicines"] == 10 and ev["hazards"] == "GI_P3A"
+    assert ev["severe_frailty_coded"] == "2024-02-01" and ev["addictive_issues"] == 2
+    assert ev["care_home_source"] == "address flag" and ev["nsaid_last_issued"] == RECENT.isoformat()
+    ev = json.loads(listed["ki_p3k_egfr_44_and_nsaid"]["evidence"])
+    assert (ev["egfr"], ev["egfr_date"]) == (44.0, months_ago(4).isoformat())
+
+
+def test_every_rule_flag_true_for_members(listed):
+    for row in listed.values():
+        assert all(row[r.column] for r in COHORT.rules)
+
+
+def test_parameters_change_the_answer(spark):
+    chosen = {k: CASES[k] for k in ("poly_9", "nsaid_3_months_and_a_day_ago", "one_addictive_issue", "frail_only")}
+    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
+                           overrides={"polypharmacy_min": 9, "hazard_window_months": 4,
+                                      "addictive_min_issues": 1}).where("member")
+    got = {r["patient_id"]: r["band"] for r in rows.collect()}
+    assert got == {"poly_9": ONE, "nsaid_3_months_and_a_day_ago": ONE, "one_addictive_issue": ONE}
+
+
+def test_unknown_or_mistyped_parameter_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown parameter 'polypharmacy'"):
+        COHORT.params({"polypharmacy": 8})
+    with pytest.raises(ConfigError, match="must be a number"):
+        COHORT.params({"egfr_below": "low"})
+
+
+def test_explain_shows_current_values():
+    text = COHORT.explain({"polypharmacy_min": 8})
+    assert "polypharmacy (≥8 distinct medicines" in text and "polypharmacy_min = 8" in text
+    assert "eFI >0.36" in text and "efi_severe_above = 0.36" in text
+
+
+def test_conf_file_holds_every_default_with_its_clinical_value():
+    import yaml
+    from engine.config import conf_dir
+    from engine.cohorts.smr import DEFAULTS
+    assert yaml.safe_load((conf_dir() / "cohorts" / "smr.yaml").read_text()) == DEFAULTS
