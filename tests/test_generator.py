@@ -415,3 +415,12 @@ def test_chunked_ndjson_and_many_chunks(tmp_path, monkeypatch):
     assert sum(1 for _ in (a / "Patient.000.ndjson").open()) == 300
     assert _tree(_gen(tmp_path / "b", "fhir-ndjson", n=300)) == _tree(a)
     assert json.loads((a / "generator.json").read_text())["scenario_mismatches"] == []
+
+
+def test_no_record_the_population_cannot_have(outs):
+    """PSA only for men: a rule's data is never planted where the population lacks it."""
+    out = outs["gp-extract"]
+    psa = set(_codes("psa").codes())
+    sex = {r["patient_id"]: r["sex"] for r in _csv(out / "patients.csv")}
+    psa_rows = [r for r in _csv(out / "events.csv") if r["code"] in psa]
+    assert psa_rows and {sex[r["patient_id"]] for r in psa_rows} == {"male"}
