@@ -58,6 +58,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--master", default=None, help="Spark master (default local[*])")
     r.add_argument("--cohorts", default=None, help="comma-separated cohort names (default: all)")
     r.add_argument("--pseudonymise", action="store_true", help="leave NHS number, name and birth date out")
+    r.add_argument("--model", type=Path, default=None,
+                   help="admission-risk model folder from `casefind train` (default: train on this input's last year)")
+
+    t = sub.add_parser("train", help="fit the 12-month emergency-admission risk model and write its model card")
+    t.add_argument("--input", required=True, type=Path)
+    t.add_argument("--format", choices=FORMATS, default=None, help="detected from the folder when omitted")
+    t.add_argument("--as-of", required=True, type=_date,
+                   help="outcomes are admissions in the 12 months up to this date; features a year earlier")
+    t.add_argument("--out", required=True, type=Path, help="artifact folder (model.joblib, model_card.json/.md)")
+    t.add_argument("--master", default=None, help="Spark master (default local[*])")
 
     d = sub.add_parser("demo", help="generate ~20k patients over 3 PCNs, run, and say where the worklists are")
     d.add_argument("--dir", type=Path, default=Path("casefind-demo"))
@@ -91,11 +101,17 @@ def cmd_run(args) -> None:
     cohorts = [c.strip() for c in args.cohorts.split(",")] if args.cohorts else None
     if not args.input.exists():
         raise ConfigError(f"input not found: {args.input}")
+    if args.model is not None and not (args.model / "model.joblib").is_file():
+        raise ConfigError(f"no model at {args.model} (expected model.joblib from casefind train)")
     manifest = run(_spark(args.master), args.input, args.as_of, args.out, fmt=args.format, cohorts=cohorts,
-                   pseudonymised=args.pseudonymise)
+                   pseudonymised=args.pseudonymise, model=args.model)
     for name, c in manifest["cohorts"].items():
         print(f"{name}: {c['listed']} patients listed across {len(manifest['pcns'])} PCN folder(s)")
     print(f"worklists and manifest: {args.out}")
+
+
+def _fmt(v, digits: int = 2) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
 
 
 def cmd_demo(args) -> None:
@@ -111,11 +127,41 @@ def cmd_demo(args) -> None:
     print(f"generated {args.patients} patients over {args.pcns} PCNs in {time.monotonic() - t0:.1f} s: {data}")
     manifest = run(_spark(args.master), data, DEMO_AS_OF, out, fmt="fhir-ndjson")
     print(f"run as of {DEMO_AS_OF} finished in {time.monotonic() - t0:.1f} s in all")
-    print("worklists (<cohort>.csv: patients listed) and attrition.csv, one folder per PCN:")
+    print("one folder per PCN: worklists (<name>.csv: patients listed), gap_profile.csv, attrition.csv, "
+          "summary.html")
     for pcn in manifest["pcns"]:
         counts = ", ".join(f"{name} {c['by_pcn'][pcn]}" for name, c in manifest["cohorts"].items())
+        counts += f", inequalities {manifest['inequalities']['by_pcn'][pcn]}"
         print(f"  {out / pcn}/  {counts}")
+    risk = manifest["risk_model"]
+    held = risk.get("held_out") or {}
+    if held.get("auroc") is not None:
+        oracle = held.get("oracle_auroc")
+        print(f"risk model ({risk['family']}, not QAdmissions): held-out AUROC {held['auroc']:.3f}"
+              + (f" (oracle {oracle:.3f})" if oracle is not None else "")
+              + f", calibration slope {_fmt(held.get('calibration_slope'))}; model card: {out / 'model' / 'model_card.md'}")
+    else:
+        print(f"risk model: {risk['status']}")
     print(f"manifest: {out / 'manifest.json'}")
+
+
+def cmd_train(args) -> None:
+    import tempfile
+
+    from engine.ingest import ingest
+    from engine.record import Record
+    from engine.risk.history import train_from_record
+    if not args.input.exists():
+        raise ConfigError(f"input not found: {args.input}")
+    spark = _spark(args.master)
+    with tempfile.TemporaryDirectory(prefix="casefind-train-") as tmp:
+        result = ingest(spark, args.input, args.format, Path(tmp))
+        trained = train_from_record(Record.from_tables(result.tables), args.as_of, args.out, args.input)
+    ev = trained.card["evaluation"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    print(f"{trained.model.family}: held-out AUROC {fmt(ev.get('auroc'))} (oracle {fmt(ev.get('oracle_auroc'))}), "
+          f"calibration slope {fmt(ev.get('calibration_slope'))}, intercept {fmt(ev.get('calibration_intercept'))}")
+    print(f"model and model card: {args.out} (not QAdmissions)")
 
 
 def cmd_explain(args) -> None:
@@ -129,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    commands = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo, "explain": cmd_explain}
+    commands = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo, "explain": cmd_explain,
+                "train": cmd_train}
     try:
         commands[args.command](args)
     except (ConfigError, ValueError, FileNotFoundError) as exc:

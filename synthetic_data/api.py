@@ -8,6 +8,7 @@ import math
 import shutil
 from pathlib import Path
 
+from synthetic_data import admissions
 from synthetic_data.fhir_writer import UKCORE_ETHNIC_SYSTEM, BundleWriter, NdjsonWriter
 from synthetic_data.gp_extract_writer import GpExtractWriter
 from synthetic_data.population import CHUNK, Population
@@ -44,8 +45,9 @@ def _check(out, n_patients, seed, fmt, as_of, n_pcns) -> Path:
 
 def generate(out, n_patients: int, seed: int = 42, fmt: str = "fhir-ndjson",
              as_of: dt.date = dt.date(2026, 3, 31), n_pcns: int | None = None) -> dict:
-    """Write a synthetic population in ``fmt`` under ``out``, with truth.csv, near_misses.csv and
-    generator.json; returns the summary written to generator.json."""
+    """Write a synthetic population in ``fmt`` under ``out``, with truth.csv, near_misses.csv,
+    risk_truth.csv (the admissions oracle, synthetic_data.admissions) and generator.json; returns
+    the summary written to generator.json."""
     final = _check(out, n_patients, seed, fmt, as_of, n_pcns)
     n_pcns = n_pcns or math.ceil(n_patients / 40_000)
     vocab = Vocab()
@@ -82,17 +84,28 @@ def _write(path, pop, vocab, n_patients, n_pcns, seed, fmt, as_of) -> dict:
     scenario_counts: dict[str, int] = {}
     mismatches: list[str] = []
     n_near = 0
+    risk_n = risk_admitted = 0
+    risk_sum = 0.0
     with open(path / "truth.csv", "w", newline="", encoding="utf-8") as tf, \
-            open(path / "near_misses.csv", "w", newline="", encoding="utf-8") as nf:
+            open(path / "near_misses.csv", "w", newline="", encoding="utf-8") as nf, \
+            open(path / "risk_truth.csv", "w", newline="", encoding="utf-8") as rf:
         truth_w, near_w = csv.writer(tf, lineterminator="\n"), csv.writer(nf, lineterminator="\n")
+        risk_w = csv.writer(rf, lineterminator="\n")
         truth_w.writerow(["patient_id", "cohort", "band", "pcn_id", "scenario"])
         near_w.writerow(["patient_id", "cohort", "scenario"])
+        risk_w.writerow(["patient_id", "index_date", "oracle_probability", "admitted_12m"])
         try:
             writer.organisations(pop.plan)
             for chunk in pop.chunks():
                 writer.patients(chunk)
                 for b in chunk:
                     pid = b.patient["patient_id"]
+                    if b.risk:
+                        r = b.risk
+                        risk_w.writerow([pid, r["index_date"], f"{r['oracle_probability']:.6f}", r["admitted_12m"]])
+                        risk_n += 1
+                        risk_admitted += r["admitted_12m"]
+                        risk_sum += r["oracle_probability"]
                     name = b.scenario.name if b.scenario else "background"
                     if b.scenario:
                         cohort = b.scenario.cohort
@@ -122,6 +135,12 @@ def _write(path, pop, vocab, n_patients, n_pcns, seed, fmt, as_of) -> dict:
         },
         # a scenario whose records did not give its intended band: a generator bug, never expected
         "scenario_mismatches": sorted(set(mismatches)),
+        # emergency admissions: the latent model and what it gave (risk_truth.csv)
+        "admissions_model": admissions.describe() | {
+            "index_date": admissions.index_date(as_of).isoformat(),
+            "training_population": risk_n, "admitted_12m": risk_admitted,
+            "admission_rate": round(risk_admitted / risk_n, 6) if risk_n else None,
+            "mean_oracle_probability": round(risk_sum / risk_n, 6) if risk_n else None},
     }
     (path / "generator.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -10,9 +10,10 @@ import datetime as dt
 import random
 
 from synthetic_data import records as R
+from synthetic_data.admissions import draw as draw_admissions
 from synthetic_data.chart import Chart
 from synthetic_data.people import SOUTH_ASIAN, add_years
-from synthetic_data.vocab import ENC_EMERGENCY, ENC_FOLLOWUP, ENC_PROBLEM, PARACETAMOL, PROC_ECG, REF_CARDIOLOGY
+from synthetic_data.vocab import ENC_FOLLOWUP, ENC_PROBLEM, PARACETAMOL, PROC_ECG, REF_CARDIOLOGY
 
 
 def _by_age(age: int, table: list[tuple[int, float]]) -> float:
@@ -29,6 +30,9 @@ DIABETES = [(18, 0.015), (40, 0.07), (60, 0.15), (80, 0.16)]
 CHD = [(40, 0.015), (60, 0.06), (70, 0.11), (80, 0.17)]
 STROKE = [(50, 0.015), (70, 0.05), (80, 0.08)]
 PAD = [(55, 0.01), (70, 0.03)]
+# eFI frailty codes by age: (minimum age, P(moderate), P(severe)); care-home residents twice as likely.
+FRAILTY = [(65, 0.08, 0.02), (75, 0.15, 0.06), (85, 0.22, 0.15)]
+FALLS = [(60, 0.05), (75, 0.09), (85, 0.14)]     # a fall recorded in the last two years
 
 # Raised readings for background positives: (setting, systolic range, diastolic range).
 RAISED = {
@@ -46,8 +50,11 @@ def normal_bp(rng: random.Random, setting: str) -> tuple[int, int]:
     return rng.randint(100, hi_s), rng.randint(58, hi_d)
 
 
-def background(c: Chart, age: int, imd: int, category: str, positive: bool) -> None:
-    """Write an ordinary history; ``positive``: an undiagnosed raised latest reading on top."""
+def background(c: Chart, age: int, imd: int, category: str, positive: bool) -> dict | None:
+    """Write an ordinary history; ``positive``: an undiagnosed raised latest reading on top.
+
+    Emergency admissions come last, drawn from the latent risk in ``synthetic_data.admissions``
+    over the rest of the history; returns its risk_truth row (None outside the training population)."""
     rng, p = c.rng, c.p
     end = c.last_day
     adult = age >= 18
@@ -99,8 +106,6 @@ def background(c: Chart, age: int, imd: int, category: str, positive: bool) -> N
         for _ in range(rng.randint(1, 3)):
             c.encounter(c.day_between(end - dt.timedelta(days=730), end), "AMB",
                         ENC_PROBLEM if rng.random() < 0.7 else ENC_FOLLOWUP)
-    if rng.random() < 0.03:
-        c.encounter(c.day_between(end - dt.timedelta(days=730), end), "EMER", ENC_EMERGENCY)
     if adult and rng.random() < 0.1:
         day = c.day_between(end - dt.timedelta(days=365), end)
         c.add(R.medication(c.new_id(), day.isoformat(), PARACETAMOL,
@@ -110,6 +115,31 @@ def background(c: Chart, age: int, imd: int, category: str, positive: bool) -> N
                    "urgent" if rng.random() < 0.2 else "routine", rng.choice(("active", "completed")))
     if age >= 50 and rng.random() < 0.03:
         c.procedure(c.day_between(end - dt.timedelta(days=730), end), PROC_ECG)
+    _frailty_and_falls(c, age)
+    return draw_admissions(c)
+
+
+def _frailty_and_falls(c: Chart, age: int) -> None:
+    """An eFI frailty code (moderate or severe) dated in the last five years, and falls in the last two,
+    both rising with age and frailty (inputs of the admissions model)."""
+    rng, p = c.rng, c.p
+    end = c.last_day
+    moderate = severe = 0.0
+    for lo, mod, sev in FRAILTY:
+        if age >= lo:
+            moderate, severe = mod, sev
+    if p["care_home"]:
+        moderate, severe = min(0.4, 2 * moderate), min(0.4, 2 * severe)
+    r = rng.random()
+    level = "frailty_severe" if r < severe else "frailty_moderate" if r < severe + moderate else None
+    if level:
+        code = "925861000000102" if level == "frailty_severe" else "925831000000107"
+        c.obs(c.day_between(end - dt.timedelta(days=5 * 365), end), c.v.pick(level, code))
+    fall = _by_age(age, FALLS) * (4 if level == "frailty_severe" else 2.5 if level else 1)
+    if rng.random() < fall:
+        for _ in range(rng.randint(1, 2)):
+            coding = c.v.pick("falls", rng.choice(("1912002", "161898004", "217082002")))
+            c.condition(coding, c.day_between(end - dt.timedelta(days=730), end))
 
 
 def _bp_history(c: Chart, age: int, htn: bool, positive: bool) -> None:

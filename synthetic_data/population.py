@@ -32,6 +32,7 @@ class Built:
     scenario: Scenario | None
     truth: dict                  # cohort → band, for every cohort the patient must be listed in
     pcn_id: str
+    risk: dict | None = None     # risk_truth row (synthetic_data.admissions) for the training population
 
 
 def place_scenarios(seed: int, plan: Plan) -> dict[int, Scenario]:
@@ -125,6 +126,7 @@ class Population:
         }
         c = Chart(rng, as_of, self.v, p)
         c.eth = self.eth
+        risk = None
         if scenario:
             scenario.build(c)
             if not scenario.own_ethnicity:
@@ -134,14 +136,14 @@ class Population:
             self._ethnicity(c, coding)
             category = self.eth.category(coding[1])
             positive = age >= 18 and rng.random() < BACKGROUND_POSITIVE_RATE
-            background(c, age_on(birth, as_of), imd, category, positive)
+            risk = background(c, age_on(birth, as_of), imd, category, positive)
         rows = Rows.from_resources(p["patient_id"], c.resources)
         truth = {}
         for cohort, rule in TRUTHS.items():
             band = rule(p, rows, as_of, self.v)
             if band:
                 truth[cohort] = band
-        return Built(p, c.resources, scenario, truth, practice.pcn.ods if practice.pcn else UNASSIGNED)
+        return Built(p, c.resources, scenario, truth, practice.pcn.ods if practice.pcn else UNASSIGNED, risk)
 
     def _ethnicity(self, c: Chart, coding, stated_only=False):
         """Most patients have a census code; some none, some only 'not stated', some both."""

@@ -9,7 +9,9 @@ import pytest
 from builders import AS_OF, PALLIATIVE, Population, months_ago
 from engine.codes import SNOMED
 from engine.cohorts.care_home import COHORT, residents
+from engine.codelists import load_codelist
 from engine.config import ConfigError
+from engine.features.efi import DEFICITS as EFI_DEFICITS
 
 NURSING, RESIDENTIAL = (SNOMED, "160734000"), (SNOMED, "394923006")
 CARE_HOME, OLD_PEOPLES_HOME = (SNOMED, "248171000000108"), (SNOMED, "160737007")
@@ -162,6 +164,28 @@ def admission_window_edges(p, pid):
     p.event(pid, EMERGENCY_CODE, months_ago(3))                 # an admission recorded only as a code
 
 
+# --- eFI (rank) -----------------------------------------------------------------------------------
+def efi_deficits(p, pid, k, day=dt.date(2016, 3, 1)):
+    """k eFI deficits (the first k coded ones other than requirement for care), one code each."""
+    lists = [c for _, c, windowed in EFI_DEFICITS if not windowed and c != "efi_care_requirement"][:k]
+    for codelist in lists:
+        row = load_codelist(codelist).rows[0]
+        p.event(pid, (row["system"], row["code"]), day, kind="condition")
+
+
+@case(B1)
+def frail_resident(p, pid):                                     # care requirement (nursing home) + 13 = 14/36
+    resident(p, pid)
+    efi_deficits(p, pid, 13)
+
+
+@case(B1)
+def mildly_frail_resident_with_refuted_code(p, pid):            # care requirement + 4 = 5/36; refuted ignored
+    resident(p, pid)
+    efi_deficits(p, pid, 4)
+    p.event(pid, (SNOMED, "52448006"), dt.date(2020, 1, 1), status="refuted", kind="condition")
+
+
 # --- eligibility ----------------------------------------------------------------------------------
 @case(B1)
 def palliative_resident_still_listed(p, pid):
@@ -244,11 +268,21 @@ def test_emergency_admissions_counted_per_day_in_window(listed):
     assert listed["nursing_code"]["emergency_admissions"] == 0
 
 
-def test_worklist_ranks_by_band_then_emergency_admissions(spark):
+def test_efi_column_and_band(listed):
+    assert (listed["frail_resident"]["efi"], listed["frail_resident"]["efi_band"]) == (pytest.approx(14 / 36), "severe")
+    assert (listed["mildly_frail_resident_with_refuted_code"]["efi"],
+            listed["mildly_frail_resident_with_refuted_code"]["efi_band"]) == (pytest.approx(5 / 36), "mild")
+    assert listed["nursing_code"]["efi"] == pytest.approx(1 / 36)        # lives in a nursing home: requirement for care
+    assert (listed["address_flag_only"]["efi"], listed["address_flag_only"]["efi_band"]) == (0.0, "fit")
+
+
+def test_worklist_ranks_by_band_then_efi_then_emergency_admissions(spark):
     from engine.worklists.build import evaluate as worklist
-    chosen = {k: CASES[k] for k in ("nursing_code", "smr_6_months_ago", "two_admissions", "address_flag_only")}
+    chosen = {k: CASES[k] for k in ("nursing_code", "smr_6_months_ago", "two_admissions", "address_flag_only",
+                                    "mildly_frail_resident_with_refuted_code", "frail_resident")}
     ranked = worklist(COHORT, build(chosen).record(spark), AS_OF).worklist
-    assert list(ranked["patient_id"]) == ["two_admissions", "address_flag_only", "nursing_code", "smr_6_months_ago"]
+    assert list(ranked["patient_id"]) == ["frail_resident", "mildly_frail_resident_with_refuted_code",
+                                          "two_admissions", "nursing_code", "address_flag_only", "smr_6_months_ago"]
 
 
 def test_last_smr_date(listed):
@@ -268,6 +302,8 @@ def test_reason_quotes_evidence_and_dates(listed):
     assert f"2 emergency admissions since 2025-03-31 (latest {months_ago(2).isoformat()})" in \
         listed["two_admissions"]["reason"]
     assert f"last care-home visit code {months_ago(2).isoformat()}" in listed["resident_with_visit"]["reason"]
+    assert "; eFI 0.028 (1/36: requirement for care), fit." in reason
+    assert "eFI 0.389 (14/36: " in listed["frail_resident"]["reason"] and "), severe" in listed["frail_resident"]["reason"]
 
 
 def test_evidence_is_json(listed):
@@ -277,6 +313,7 @@ def test_evidence_is_json(listed):
     assert (ev["care_home_contact_code"], ev["care_home_contact_date"]) == ("889311000000109", months_ago(2).isoformat())
     ev = json.loads(listed["address_flag_only"]["evidence"])
     assert ev["source"] == "address flag" and ev["address_care_home"] is True and "residence_date" not in ev
+    assert (ev["efi"], ev["efi_deficits"], ev["efi_band"]) == (0.0, 0, "fit")
 
 
 def test_every_rule_flag_true_for_members(listed):

@@ -20,6 +20,9 @@ def casefind(*args):
     (["generate", "--patients", "0", "--out", "x"], "must be a whole number of at least 1"),
     (["generate", "--format", "hl7v2", "--out", "x"], "invalid choice: 'hl7v2'"),
     (["explain", "statins"], "unknown cohort 'statins'"),
+    (["train", "--input", "no/such/folder", "--as-of", "2026-03-31", "--out", "m"], "input not found: no/such/folder"),
+    (["run", "--input", ".", "--as-of", "2026-03-31", "--out", "x", "--model", "no/model"],
+     "no model at no/model (expected model.joblib from casefind train)"),
 ])
 def test_bad_arguments_get_one_clear_line_and_non_zero_exit(args, message):
     res = casefind(*args)

@@ -167,3 +167,46 @@ def test_synthea_samples_run_through_every_cohort(spark, fhir_samples, tmp_path,
     assert {r["unit"] for r in lipids} <= {"mmol/L"} and all(1 < r["value"] < 15 for r in lipids)
     if fmt == "fhir-bundles":
         assert lipids
+
+
+def test_inequality_outputs_per_pcn(runs):
+    """§9: a gap profile per PCN, and Core20PLUS patients drawn only from the case-finding worklists."""
+    data, out_dir, manifest = runs["gp-extract"]
+    case_finding = ("hypertension", "af_undiagnosed", "af_anticoagulation", "fh", "heart_failure",
+                    "cancer_safety_netting")
+    for pcn in manifest["pcns"]:
+        profile = read_csv(out_dir / pcn / "gap_profile.csv")
+        assert {r["cohort"] for r in profile} == set(case_finding)
+        assert all(r["listed"] == "<8" or int(r["listed"]) % 5 == 0 for r in profile)
+        equity = read_csv(out_dir / pcn / "inequalities.csv")
+        needing = {r["patient_id"] for c in case_finding for r in read_csv(out_dir / pcn / f"{c}.csv")}
+        assert {r["patient_id"] for r in equity} <= needing
+        assert [int(r["rank"]) for r in equity] == list(range(1, len(equity) + 1))
+    assert manifest["inequalities"]["listed"] == sum(manifest["inequalities"]["by_pcn"].values()) > 0
+
+
+def test_anticipatory_care_ranked_by_a_model_trained_on_the_input(runs):
+    """No model given: the run trains on its own last year, writes the artifact and model card, and ranks
+    anticipatory care by the predicted risk (then eFI)."""
+    data, out_dir, manifest = runs["fhir-ndjson"]
+    risk = manifest["risk_model"]
+    assert risk["status"].startswith("trained") and "not qadmissions" in risk["not_qadmissions"].lower()
+    held = risk["held_out"]
+    assert 0.5 < held["auroc"] <= 1 and held["oracle_auroc"] is not None
+    card = json.loads((out_dir / "model" / "model_card.json").read_text())
+    assert card["evaluation"]["auroc"] == held["auroc"] and (out_dir / "model" / "model_card.md").is_file()
+    for pcn in manifest["pcns"]:
+        rows = read_csv(out_dir / pcn / "anticipatory_care.csv")
+        keys = [(-float(r["risk"]), -float(r["efi"] or 0), r["patient_id"]) for r in rows]
+        assert keys == sorted(keys)
+        assert all(0 <= float(r["risk"]) <= 1 and "predicted 12-month emergency-admission risk" in r["reason"]
+                   for r in rows)
+
+
+def test_summary_page_per_pcn(runs):
+    data, out_dir, manifest = runs["gp-extract"]
+    for pcn in manifest["pcns"]:
+        page = (out_dir / pcn / "summary.html").read_text(encoding="utf-8")
+        assert pcn in page and "not qadmissions" in page.lower() and "<svg" in page
+        ids = {r["patient_id"] for r in read_csv(out_dir / pcn / "hypertension.csv")}
+        assert not any(i in page for i in ids)

@@ -9,7 +9,9 @@ import pytest
 from builders import AS_OF, EGFR, PALLIATIVE, Population, months_ago
 from engine.codes import RXNORM, SNOMED
 from engine.cohorts.smr import COHORT
+from engine.codelists import load_codelist
 from engine.config import ConfigError
+from engine.features.efi import DEFICITS as EFI_DEFICITS
 
 SMR = (SNOMED, "1239511000000100")
 NURSING = (SNOMED, "160734000")
@@ -279,6 +281,55 @@ def frail_housebound_entered_in_error(p, pid):
     p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1), status="entered-in-error")
 
 
+# severe frailty by the electronic Frailty Index (eFI > 0.36 = 13 of 36 deficits), no frailty code
+EFI_LISTS = [c for _, c, _ in EFI_DEFICITS
+             if c.startswith("efi_") and c not in ("efi_care_requirement", "efi_social_vulnerability")]
+
+
+def efi_deficits(p, pid, k, status="active"):
+    """k eFI deficits that touch no other SMR rule, one code each, long ago."""
+    for codelist in EFI_LISTS[:k]:
+        row = load_codelist(codelist).rows[0]
+        p.event(pid, (row["system"], row["code"]), dt.date(2015, 6, 1), status=status, kind="condition")
+
+
+@case(ONE)
+def efi_13_housebound(p, pid):            # 12 + housebound = 13/36 = 0.361
+    efi_deficits(p, pid, 12)
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
+@case(None)
+def efi_12_housebound(p, pid):            # 11 + housebound = 12/36 = 0.333
+    efi_deficits(p, pid, 11)
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
+@case(ONE)
+def efi_13_recent_fall(p, pid):           # 12 + a fall in 12 months (a deficit and a vulnerability)
+    efi_deficits(p, pid, 12)
+    p.event(pid, FALL, months_ago(3))
+
+
+@case(None)
+def efi_12_fall_12_months_and_a_day_ago(p, pid):   # the old fall is neither a deficit nor a vulnerability
+    efi_deficits(p, pid, 12)
+    p.event(pid, FALL, months_ago(12, days=1))
+    p.event(pid, LIVES_ALONE, months_ago(12, days=1), status="refuted")
+
+
+@case(None)
+def efi_14_not_vulnerable(p, pid): efi_deficits(p, pid, 14)
+
+
+@case(None)
+def efi_13_one_refuted_housebound(p, pid):         # 11 + 1 refuted + housebound = 12/36
+    efi_deficits(p, pid, 11)
+    row = load_codelist(EFI_LISTS[11]).rows[0]
+    p.event(pid, (row["system"], row["code"]), dt.date(2015, 6, 1), status="refuted")
+    p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
+
+
 # --- addictive medicines --------------------------------------------------------------------------
 @case(ONE)
 def addictive_two_opioid_issues(p, pid):
@@ -412,6 +463,7 @@ def test_rule(listed, pid):
 EXPECTED_SUBGROUP = {
     "poly_10": "polypharmacy", "gi_p3a_aged_70": "error_prone", "hf_p3i_heart_failure_and_nsaid": "error_prone",
     "frail_housebound": "frail_and_vulnerable", "addictive_two_opioid_issues": "addictive",
+    "efi_13_housebound": "frail_and_vulnerable", "efi_13_recent_fall": "frail_and_vulnerable",
     "care_home_address_flag": "care_home", "care_home_nursing_code": "care_home",
 }
 
@@ -513,6 +565,23 @@ def test_parameters_change_the_answer(spark):
                                       "addictive_min_issues": 1}).where("member")
     got = {r["patient_id"]: r["band"] for r in rows.collect()}
     assert got == {"poly_9": ONE, "nsaid_3_months_and_a_day_ago": ONE, "one_addictive_issue": ONE}
+
+
+def test_reason_and_evidence_quote_the_efi(listed):
+    reason = listed["efi_13_housebound"]["reason"]
+    assert "frail and vulnerable (severe frailty by eFI 0.361 (13/36: " in reason and "housebound (coded 2019-01-01)" in reason
+    assert "severe frailty coded" not in reason
+    ev = json.loads(listed["efi_13_housebound"]["evidence"])
+    assert ev["efi_deficits"] == 13 and ev["efi"] == pytest.approx(13 / 36) and "severe_frailty_coded" not in ev
+    assert "eFI" not in listed["frail_housebound"]["reason"]          # one deficit: frail by the code only
+
+
+def test_efi_threshold_parameter_changes_the_answer(spark):
+    chosen = {k: CASES[k] for k in ("efi_12_housebound", "efi_13_housebound")}
+    low = COHORT.evaluate(build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.3}).where("member")
+    assert {r["patient_id"] for r in low.collect()} == {"efi_12_housebound", "efi_13_housebound"}
+    high = COHORT.evaluate(build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.4}).where("member")
+    assert high.count() == 0
 
 
 def test_unknown_or_mistyped_parameter_is_a_clear_error():

@@ -6,7 +6,8 @@ conf/codelists/care_home_residence.csv) ends residency by code; the address flag
 address and stands on its own. Care-home visit / encounter codes are supporting evidence only.
 No UPRN matching: the canonical record carries no UPRN, only the source's care-home flag.
 Banded by whether a structured medication review (SMR) was recorded in the window, then ranked by
-emergency admissions in the window. The eFI rank step waits for the eFI (issue 4).
+the electronic Frailty Index (``engine.features.efi``, §8; highest first), then emergency admissions
+in the window.
 
 ``residents`` and ``emergency_admissions`` are reused by the SMR cohort (§1).
 """
@@ -18,6 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from engine.cohorts.base import Cohort, Rule
+from engine.features.efi import efi, efi_text
 from engine.query import add_months, eligible, events_in, has_any, latest, lit_date
 from engine.record import Record
 
@@ -96,6 +98,7 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
           .join(residents(record, as_of, p), "patient_id", "left")
           .join(has_any(record, "smr", as_of, since=smr_since, name="smr"), "patient_id", "left")
           .join(emergency_admissions(record, as_of, emergency_since), "patient_id", "left")
+          .join(efi(record, as_of), "patient_id", "left")
           .withColumn("emergency_admissions", F.coalesce(F.col("emergency_admissions"), F.lit(0)))
           .withColumn("resident", F.col("care_home_source").isNotNull()))
 
@@ -128,13 +131,15 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
                           F.concat(F.lit("; last care-home visit code "), _text(F.col("care_home_contact_date")))) \
                     .otherwise(F.lit(""))
     reason = F.concat(F.lit("Care-home resident"), setting, F.lit(": "), evidence_text, F.lit("; "), smr_text,
-                      F.lit("; "), emergency_text, contact_text, F.lit("."))
+                      F.lit("; "), emergency_text, F.lit("; "), efi_text(), F.lit(", "), F.col("efi_band"),
+                      contact_text, F.lit("."))
     evidence = F.to_json(F.struct(
         F.col("care_home_source").alias("source"), "setting",
         "residence_code", "residence_term", "residence_type", _text(F.col("residence_date")).alias("residence_date"),
         "address_care_home", "care_home_contact_code",
         _text(F.col("care_home_contact_date")).alias("care_home_contact_date"),
         _text(F.col("smr_date")).alias("last_smr_in_window"), F.lit(smr_since.isoformat()).alias("smr_window_start"),
+        "efi", "efi_deficits", "efi_band", "efi_deficit_list",
         "emergency_admissions", _text(F.col("emergency_admissions_last")).alias("last_emergency_admission"),
         F.lit(emergency_since.isoformat()).alias("emergency_window_start")))
 
@@ -145,7 +150,7 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
         F.when(member, evidence).alias("evidence"),
         F.col("care_home_source").alias("evidence_source"), "setting",
         F.when(F.col("resident_by_code"), F.col("residence_date")).alias("residence_date"),
-        F.col("smr_date").alias("last_smr_date"), "emergency_admissions")
+        F.col("smr_date").alias("last_smr_date"), "efi", "efi_band", "emergency_admissions")
 
 
 COHORT = Cohort(
@@ -157,9 +162,9 @@ COHORT = Cohort(
         "care_home_residence.csv; a later private-home code ends it), or their current address is flagged as "
         "a care home by the source. Care-home visit codes are shown as supporting evidence but never make a "
         "resident; no UPRN matching is done (the record holds no UPRN). Band 1: no structured medication "
-        "review in the last {smr_window_months} months; band 2: one in that window. Within a band, most "
-        "emergency admissions in the last {emergency_window_months} months first. The eFI rank step of the "
-        "specification is not applied until the eFI exists. Source: Enhanced Health in Care Homes; "
+        "review in the last {smr_window_months} months; band 2: one in that window. Within a band, highest electronic "
+        "Frailty Index (eFI: deficits present ÷ 36, Clegg 2016) first, then most emergency admissions in the last "
+        "{emergency_window_months} months. Source: Enhanced Health in Care Homes; "
         "CLINICAL_RULES §2."),
     defaults=DEFAULTS,
     rules=(
@@ -167,6 +172,6 @@ COHORT = Cohort(
                          "({care_home_types}), or address flagged as a care home"),
     ),
     find=find,
-    rank=(("emergency_admissions", True),),
-    columns=("evidence_source", "setting", "residence_date", "last_smr_date", "emergency_admissions"),
+    rank=(("efi", True), ("emergency_admissions", True)),
+    columns=("evidence_source", "setting", "residence_date", "last_smr_date", "efi", "efi_band", "emergency_admissions"),
 )

@@ -9,10 +9,9 @@ care, listed when any priority subgroup holds; the row names every subgroup that
   PPI/H2RA), GI_P3D (oral anticoagulant + oral NSAID), HF_P3I (heart-failure register + oral NSAID),
   KI_P3K (latest eGFR, any date, < 45 + oral NSAID), AS_P3G (asthma register + non-selective
   beta-blocker);
-- frail_and_vulnerable: a severe-frailty code ever AND any of a housebound code, an isolation code,
-  an emergency admission in 12 months, a fall code in 12 months. The specification also counts
-  eFI > 0.36 as severe frailty; the eFI is built in issue 4, so today only the code counts and
-  ``efi_severe_above`` is the threshold that step will use;
+- frail_and_vulnerable: severe frailty — a severe-frailty code ever, or an electronic Frailty Index
+  above ``efi_severe_above`` (``engine.features.efi``, §8) — AND any of a housebound code, an
+  isolation code, an emergency admission in 12 months, a fall code in 12 months;
 - addictive: ≥ 2 issues in 12 months across opioids, gabapentinoids, benzodiazepines and Z-drugs.
 
 Band = number of subgroups met (5 subgroups → band 1 … 1 subgroup → band 5).
@@ -26,6 +25,7 @@ from pyspark.sql import functions as F
 
 from engine.cohorts import care_home
 from engine.cohorts.base import Cohort, Rule, number_text as _num
+from engine.features.efi import efi, efi_text
 from engine.query import (add_months, current_medicines, eligible, has_any, issue_count, issues_in,
                           latest_value, on_register)
 from engine.record import Record
@@ -102,7 +102,8 @@ def _vulnerable(record: Record, as_of: dt.date, p: dict) -> tuple[DataFrame, Col
           .join(has_any(record, "housebound", as_of, name="housebound"), "patient_id", "full")
           .join(has_any(record, "isolated", as_of, name="isolated"), "patient_id", "full")
           .join(has_any(record, "falls", as_of, since=since, name="fall"), "patient_id", "full")
-          .join(care_home.emergency_admissions(record, as_of, since), "patient_id", "full"))
+          .join(care_home.emergency_admissions(record, as_of, since), "patient_id", "full")
+          .join(efi(record, as_of).select("patient_id", "efi", "efi_deficits", "efi_deficit_list"), "patient_id", "full"))
     text = F.concat_ws("; ",
         F.when(F.col("housebound_date").isNotNull(), F.concat(F.lit("housebound (coded "), _d("housebound_date"), F.lit(")"))),
         F.when(F.col("isolated_date").isNotNull(), F.concat(F.lit("isolated (coded "), _d("isolated_date"), F.lit(")"))),
@@ -136,7 +137,9 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
             .withColumn("care_home", F.col("care_home_source").isNotNull())
             .withColumn("polypharmacy", F.col("current_medicines") >= p["polypharmacy_min"])
             .withColumn("error_prone", F.col("hazards") != "")
-            .withColumn("frail_and_vulnerable", F.col("severe_frailty_date").isNotNull() & (F.col("vulnerable_text") != ""))
+            .withColumn("efi_severe", F.coalesce(F.col("efi") > p["efi_severe_above"], F.lit(False)))
+            .withColumn("severe_frailty", F.col("severe_frailty_date").isNotNull() | F.col("efi_severe"))
+            .withColumn("frail_and_vulnerable", F.col("severe_frailty") & (F.col("vulnerable_text") != ""))
             .withColumn("addictive", F.coalesce(F.col("addictive_issues"), F.lit(0)) >= p["addictive_min_issues"]))
     n = sum(F.col(s).cast("int") for s in SUBGROUPS)
     df = (df.withColumn("n_subgroups", n)
@@ -152,8 +155,13 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
         F.when(F.col("polypharmacy"), F.concat(F.lit("polypharmacy ("), _d("current_medicines"),
                                                F.lit(f" medicines issued since {(as_of - dt.timedelta(days=p['current_days'])).isoformat()})"))),
         F.when(F.col("error_prone"), F.concat(F.lit("error-prone prescribing ("), F.col("hazard_text"), F.lit(")"))),
-        F.when(F.col("frail_and_vulnerable"), F.concat(F.lit("frail and vulnerable (severe frailty coded "),
-                                                       _d("severe_frailty_date"), F.lit("; "), F.col("vulnerable_text"), F.lit(")"))),
+        F.when(F.col("frail_and_vulnerable"), F.concat(
+            F.lit("frail and vulnerable ("),
+            F.concat_ws(" and ",
+                        F.when(F.col("severe_frailty_date").isNotNull(),
+                               F.concat(F.lit("severe frailty coded "), _d("severe_frailty_date"))),
+                        F.when(F.col("efi_severe"), efi_text("severe frailty by "))),
+            F.lit("; "), F.col("vulnerable_text"), F.lit(")"))),
         F.when(F.col("addictive"), F.concat(F.lit("addictive medicines ("), _d("addictive_issues"),
                                             F.lit(f" issues since {add_months(as_of, -p['addictive_window_months']).isoformat()}: "),
                                             F.col("addictive_classes"), F.lit(")"))))
@@ -166,7 +174,8 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
         _d("anticoagulant_last").alias("anticoagulant_last_issued"), _d("nsbb_last").alias("nsbb_last_issued"),
         _d("heart_failure_date").alias("heart_failure_coded"), _d("asthma_date").alias("asthma_coded"),
         "egfr", _d("egfr_date").alias("egfr_date"),
-        _d("severe_frailty_date").alias("severe_frailty_coded"), _d("housebound_date").alias("housebound_coded"),
+        _d("severe_frailty_date").alias("severe_frailty_coded"), "efi", "efi_deficits",
+        _d("housebound_date").alias("housebound_coded"),
         _d("isolated_date").alias("isolated_coded"), _d("fall_date").alias("fall_coded"),
         "emergency_admissions", _d("emergency_admissions_last").alias("last_emergency_admission"),
         "addictive_issues", "addictive_classes", "age", F.lit(smr_since.isoformat()).alias("smr_window_start")))
@@ -194,10 +203,10 @@ COHORT = Cohort(
         "distinct medicines issued in the last {current_days} days); error-prone prescribing (a PINCER hazard with "
         "issues in the last {hazard_window_months} months: aged ≥{nsaid_elderly_age} on an oral NSAID without a "
         "PPI/H2RA; oral anticoagulant with an oral NSAID; heart failure with an oral NSAID; latest eGFR "
-        "<{egfr_below} with an oral NSAID; asthma with a non-selective beta-blocker); frail and vulnerable (a "
-        "severe-frailty code, AND a housebound or isolation code, an emergency admission or a fall code in the "
-        "last {vulnerable_window_months} months; eFI >{efi_severe_above} will also count as severe frailty once "
-        "the eFI is built — today only the code counts); addictive medicines (≥{addictive_min_issues} issues of "
+        "<{egfr_below} with an oral NSAID; asthma with a non-selective beta-blocker); frail and vulnerable (severe "
+        "frailty — a severe-frailty code or an electronic Frailty Index eFI >{efi_severe_above} — AND a "
+        "housebound or isolation code, an emergency admission or a fall code in the last "
+        "{vulnerable_window_months} months); addictive medicines (≥{addictive_min_issues} issues of "
         "opioids, gabapentinoids, benzodiazepines or Z-drugs in the last {addictive_window_months} months). "
         "Band = the number of subgroups met (most first); then most current medicines, then oldest. "
         "Source: Network Contract DES (SMR); PINCER; OpenSAFELY medication-reviews; CLINICAL_RULES §1."),

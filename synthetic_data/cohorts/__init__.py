@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("hypertension", "cancer_safety_netting", "care_home", "smr", "fh", "heart_failure", "af")
+MODULES = ("hypertension", "cancer_safety_netting", "care_home", "smr", "fh", "heart_failure", "af", "anticipatory_care")
 
 SCENARIOS = []
 TRUTHS = {}

@@ -1,7 +1,9 @@
 """Care-home residents (CLINICAL_RULES §2): planted residents in each band, near misses, answer key.
 
 ``resident`` is the plain-Python statement of "lives in a care home" that the SMR answer key
-(synthetic_data/cohorts/smr.py) reuses for its care_home subgroup.
+(synthetic_data/cohorts/smr.py) reuses for its care_home subgroup. The eFI orders residents within a
+band (rank only, so the answer key's bands do not depend on it); a frail resident is planted so the
+rank column is exercised on generated data.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import datetime as dt
 
 from synthetic_data.chart import Chart
 from synthetic_data.cohorts.common import Rows, add_months, eligible, has_code
+from synthetic_data.cohorts.efi import plant_deficits
 from synthetic_data.people import add_years
 from synthetic_data.scenarios import Scenario
 from synthetic_data.vocab import ENC_EMERGENCY
@@ -106,6 +109,11 @@ def _admissions_and_visits(c: Chart):
     c.encounter(c.ago(c.rng.randrange(5, 60)), "HH", c.v.pick("care_home_encounter", "889311000000109"))
 
 
+def _frail_resident(c: Chart):
+    _residence(c, "160734000", _moved_in(c))
+    plant_deficits(c, 14)
+
+
 def _palliative_resident(c: Chart):
     _residence(c, "394923006", _moved_in(c))
     c.procedure(c.ago(c.rng.randrange(10, 300)), c.v.pick("palliative", "103735009"))
@@ -169,6 +177,7 @@ SCENARIOS = [
        _with_smr(lambda c: add_months(c.as_of, -12) - dt.timedelta(days=1))),
     _s("emergency admissions and care-home visits", NO_SMR, _admissions_and_visits),
     _s("palliative resident is still listed", NO_SMR, _palliative_resident),
+    _s("severely frail resident (eFI 15/36)", NO_SMR, _frail_resident),
     _s("aged 18 on the as-of date", NO_SMR, _aged_18, ages=(18, 30)),
     # near misses: must not be listed
     _s("near miss: care-home code then own-home code", None, _care_home_then_own_home),

@@ -90,9 +90,10 @@ def issues(rows: Rows, as_of: dt.date, codes, since: dt.date | None = None) -> i
     return len({m["source_id"] for m in rows.issued(as_of, codes, since)})
 
 
-def current_medicines(rows: Rows, as_of: dt.date, days: int = 90) -> int:
-    """Distinct medicines issued in the last ``days`` days: per issue its smallest (system, code)."""
-    since = as_of - dt.timedelta(days=days)
+def current_medicines(rows: Rows, as_of: dt.date, days: int = 90, since: dt.date | None = None) -> int:
+    """Distinct medicines issued from ``since`` (default: ``days`` days before) to ``as_of``: per
+    issue its smallest (system, code)."""
+    since = since or as_of - dt.timedelta(days=days)
     per_issue: dict[str, tuple] = {}
     for m in rows.medications:
         if m["status"] in NOT_ISSUED or not (since <= m["date"] <= as_of):

@@ -1,7 +1,8 @@
 """SMR priority patients (CLINICAL_RULES §1): planted subgroups and hazards, near misses, answer key.
 
 The answer key restates the rule over the canonical rows in plain Python; the care_home subgroup
-uses ``synthetic_data.cohorts.care_home.resident`` (the same plain-Python statement of §2).
+uses ``synthetic_data.cohorts.care_home.resident`` (the same plain-Python statement of §2) and severe
+frailty the plain-Python eFI of ``synthetic_data.cohorts.efi`` (§8).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 
 from synthetic_data.chart import Chart
 from synthetic_data.cohorts.care_home import resident
+from synthetic_data.cohorts.efi import efi, plant_deficits
 from synthetic_data.cohorts.common import (add_months, age_on, current_medicines, eligible, has_code, issues,
                                            latest_value, on_register)
 from synthetic_data.people import add_years
@@ -19,6 +21,7 @@ COHORT = "smr"
 SMR_MONTHS, CURRENT_DAYS, POLYPHARMACY = 12, 90, 10
 HAZARD_MONTHS, ELDERLY, EGFR_BELOW = 3, 65, 45.0
 VULNERABLE_MONTHS, ADDICTIVE_MONTHS, ADDICTIVE_MIN = 12, 12, 2
+EFI_SEVERE_ABOVE = 0.36
 ADDICTIVE_LISTS = ("med_opioid", "med_gabapentinoid", "med_benzodiazepine", "med_z_drug")
 
 
@@ -54,7 +57,8 @@ def subgroups(p, rows, as_of, v) -> dict[str, bool]:
         "care_home": resident(p, rows, as_of, v),
         "polypharmacy": current_medicines(rows, as_of, CURRENT_DAYS) >= POLYPHARMACY,
         "error_prone": any(hazards),
-        "frail_and_vulnerable": has_code(ev, v.pairs("frailty_severe")) is not None and vulnerable,
+        "frail_and_vulnerable": (has_code(ev, v.pairs("frailty_severe")) is not None
+                                 or efi(rows, as_of, v) > EFI_SEVERE_ABOVE) and vulnerable,
         "addictive": issues(rows, as_of, addictive_codes, add_months(as_of, -ADDICTIVE_MONTHS)) >= ADDICTIVE_MIN,
     }
 
@@ -224,6 +228,11 @@ def _moderate(c: Chart):
     c.obs(c.ago(c.rng.randrange(30, 1500)), c.v.pick("frailty_moderate", "925831000000107"))
 
 
+def _efi_deficits(k: int):
+    """k deficits that touch no other SMR rule (housebound, falls and polypharmacy are added apart)."""
+    return lambda c: plant_deficits(c, k)
+
+
 # addictive medicines
 def _addictive(first, second, second_day=None):
     def build(c: Chart):
@@ -346,6 +355,14 @@ SCENARIOS = [
     _s("near miss: severe frailty alone", None, _frail, ages=OLD),
     _s("near miss: housebound with moderate frailty", None, _both(_moderate, _housebound), ages=OLD),
     _s("near miss: housebound without a frailty code", None, _housebound, ages=OLD),
+    _s("frail by eFI > 0.36 (no frailty code) + housebound", ONE,
+       _both(_efi_deficits(12), _housebound), ages=OLD),                       # 13/36 = 0.361
+    _s("frail by eFI (11 coded + polypharmacy of 5 + recent fall = 13/36)", ONE,
+       _both(_efi_deficits(11), _poly(5), _fall_on(lambda c: c.ago(c.rng.randrange(10, 300)))), ages=OLD),
+    _s("near miss: eFI 0.333 (12/36 with housebound), no frailty code", None,
+       _both(_efi_deficits(11), _housebound), ages=OLD),
+    _s("near miss: eFI 0.333 (11 coded + housebound; a fall 12 months and a day ago is not a deficit)", None,
+       _both(_efi_deficits(11), _housebound, _fall_on(M12_1)), ages=OLD),
     # addictive medicines
     _s("addictive: two opioid issues", ONE, _two_opioids),
     _s("addictive: opioid and benzodiazepine", ONE, _addictive(_opioid, _benzo)),

@@ -1,0 +1,105 @@
+"""The model card: what the risk model is, what it was trained on and how well it does, as JSON
+(for the summary page and the worklist) and Markdown (for people). It says it is not QAdmissions."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+CARD_KEYS = ("title", "not_qadmissions", "purpose", "model_family", "family_selection", "data", "features",
+             "evaluation", "by_group", "top_factors_method", "limitations", "software")
+
+GROUP_TITLES = {"sex": "Sex", "imd_quintile": "IMD quintile (1 = most deprived)", "ethnicity_group": "Ethnic group"}
+
+
+def model_card(*, model, selection: dict, margin: float, overall: dict, by_group: dict, as_of, data_description: str,
+               n_rows: int, n_train: int, n_test: int, n_validation: int, seed: int, event_rate: float) -> dict:
+    import sklearn
+
+    from engine.risk.model import FACTOR_METHOD, NOT_QADMISSIONS
+    return {
+        "title": "12-month emergency admission risk (casefind model)",
+        "not_qadmissions": NOT_QADMISSIONS,
+        "purpose": "Ranks the anticipatory-care worklist (CLINICAL_RULES §8) by predicted risk of an emergency "
+                   "admission in the next 12 months. For prioritising proactive review, not for individual "
+                   "clinical decisions on its own.",
+        "model_family": model.family,
+        "family_selection": {
+            "method": "AUROC on a validation slice of the training rows (the held-out rows are not used to "
+                      f"choose); a family listed later replaces the logistic model only when its AUROC is "
+                      f"higher by more than {margin}; the chosen family is then refitted on all training rows.",
+            "validation_auroc": selection,
+        },
+        "data": {
+            "description": data_description,
+            "as_of": None if as_of is None else (as_of.isoformat() if isinstance(as_of, dt.date) else str(as_of)),
+            "rows": n_rows, "training_rows": n_train, "validation_rows": n_validation, "held_out_rows": n_test,
+            "event_rate": event_rate, "split_seed": seed,
+        },
+        "features": {"numeric": list(model.numeric), "categorical": list(model.categorical)},
+        "evaluation": {
+            "on": "held-out rows",
+            **overall,
+            "calibration_note": "slope and intercept of a logistic regression of the outcome on logit(predicted "
+                                "risk); a well-calibrated model has slope 1 and intercept 0",
+        },
+        "by_group": by_group,
+        "top_factors_method": FACTOR_METHOD,
+        "limitations": [
+            "Trained on the labelled history it was given; on synthetic data the figures describe the "
+            "generator, not a real population.",
+            "Subgroup figures are null where fewer than 5 patients had (or lacked) an admission.",
+            "Top factors explain the model's prediction, not the cause of an admission.",
+        ],
+        "software": {"scikit-learn": sklearn.__version__},
+    }
+
+
+def _num(v, digits: int = 3) -> str:
+    return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+
+def render_markdown(card: dict) -> str:
+    e, d = card["evaluation"], card["data"]
+    oracle = "oracle_auroc" in e
+    lines = [f"# {card['title']}", "", f"**{card['not_qadmissions']}**", "", card["purpose"], "",
+             "## Data", "",
+             f"- {d['description'] or 'labelled history'}" + (f", features as of {d['as_of']}" if d["as_of"] else ""),
+             f"- {d['rows']} rows: {d['training_rows']} training (of which {d['validation_rows']} validation), "
+             f"{d['held_out_rows']} held out; event rate {_num(d['event_rate'])}",
+             "", "## Model", "",
+             f"- family: **{card['model_family']}** — {card['family_selection']['method']}",
+             "- validation AUROC: " + ", ".join(f"{k} {_num(v)}" for k, v in card["family_selection"]["validation_auroc"].items()),
+             f"- numeric / flag inputs: {', '.join(card['features']['numeric'])}",
+             f"- categorical inputs: {', '.join(card['features']['categorical']) or 'none'}",
+             "", "## Held-out performance", "",
+             "| measure | ours |" + (" oracle (true probability) |" if oracle else ""),
+             "|---|---|" + ("---|" if oracle else ""),
+             f"| AUROC | {_num(e['auroc'])} |" + (f" {_num(e['oracle_auroc'])} |" if oracle else ""),
+             f"| Brier score | {_num(e['brier'])} |" + (f" {_num(e['oracle_brier'])} |" if oracle else ""),
+             f"| calibration slope | {_num(e['calibration_slope'])} |" + (" |" if oracle else ""),
+             f"| calibration intercept | {_num(e['calibration_intercept'])} |" + (" |" if oracle else ""),
+             "", f"_{e['calibration_note']}._", ""]
+    for group, rows in card["by_group"].items():
+        lines += [f"### By {GROUP_TITLES.get(group, group)}", "",
+                  "| group | n | admitted | AUROC | Brier | slope | intercept |" + (" oracle AUROC |" if oracle else ""),
+                  "|---|---|---|---|---|---|---|" + ("---|" if oracle else "")]
+        for value, m in rows.items():
+            lines.append(f"| {value} | {m['n']} | {m['events']} | {_num(m['auroc'])} | {_num(m['brier'])} | "
+                         f"{_num(m['calibration_slope'])} | {_num(m['calibration_intercept'])} |"
+                         + (f" {_num(m.get('oracle_auroc'))} |" if oracle else ""))
+        lines.append("")
+    lines += ["## Top contributing factors", "", card["top_factors_method"], "", "## Limitations", "",
+              *[f"- {x}" for x in card["limitations"]], "",
+              f"scikit-learn {card['software']['scikit-learn']}", ""]
+    return "\n".join(lines)
+
+
+def write_card(card: dict, out_dir: str | Path) -> None:
+    out = Path(out_dir)
+    (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (out / "model_card.md").write_text(render_markdown(card), encoding="utf-8")
+
+
+def read_card(artifact_dir: str | Path) -> dict:
+    return json.loads((Path(artifact_dir) / "model_card.json").read_text(encoding="utf-8"))

@@ -1,0 +1,309 @@
+"""Train and evaluate the 12-month emergency-admission risk model (CLINICAL_RULES §8).
+
+This is OUR model, trained on labelled history (in the demo: the synthetic generator's). It is not
+QAdmissions, which is licensed separately; every artifact says so.
+
+``train`` takes one row per patient (``engine.features.patient.patient_features`` as a pandas frame)
+and a 0/1 label per row, and:
+
+1. splits the rows into a training part and a held-out part (stratified on the label, fixed seed);
+2. chooses the model family by AUROC on a validation slice of the TRAINING part, so the held-out
+   part is never used to choose (the gradient-boosted family must beat the logistic one by more
+   than ``margin``, 0.005 by default, to be chosen): a regularised (L2) logistic regression (median imputation with
+   missing-value indicators, standard scaling, one-hot categories) or a histogram gradient-boosted
+   tree classifier (shallow trees, strong minimum leaf size, one-hot categories, missing values
+   handled natively);
+3. refits the chosen family on the whole training part and reports, on the held-out part only:
+   AUROC, Brier score, calibration slope and intercept (a logistic regression of the label on
+   logit(predicted risk): slope 1 and intercept 0 when calibrated), the same by sex, IMD quintile
+   and ethnic group, and — when the true probability is known (the generator's oracle) — the
+   oracle's AUROC and Brier score on the same rows;
+4. writes the artifact folder (``write_artifact``): model.joblib, model_card.json, model_card.md.
+
+Top contributing factors (``top_factors``), the same method for both families: for each feature, the
+predicted risk minus the risk with that one feature set to its reference value (the training
+median for a number, the most common value for a category, false for a flag); the three largest
+positive differences are named with the patient's value. A factor is what raises THIS patient's
+risk above what it would be with a typical value — an explanation of the model, not of the cause.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+# Features the model reads when the frame has them (CLINICAL_RULES §8 "inputs in the spirit of
+# QAdmissions"); flags ltc_* / med_* and care_home are added from the frame.
+NUMERIC = ("age", "ltc_count", "current_medicines", "egfr", "bmi", "emergency_admissions_12m", "falls_12m", "efi")
+CATEGORICAL = ("sex", "imd_quintile", "ethnicity_group")
+NOT_FEATURES = ("ltc_count",)
+FAMILIES = ("logistic", "hist_gradient_boosting")
+MISSING = "missing"
+TOP_FACTORS = 3
+NOT_QADMISSIONS = ("This model is NOT QAdmissions. It is our own model, trained on labelled history "
+                   "(in the demo, synthetic data); QAdmissions is licensed separately and is not used here.")
+FACTOR_METHOD = ("Per patient, for each feature: predicted risk minus the risk with that feature set to its "
+                 "reference value (training median for numbers, most common value for categories, false for "
+                 "flags). The three largest increases are listed with the patient's value; the same method for "
+                 "both model families.")
+
+LABELS = {
+    "age": "age", "ltc_count": "long-term conditions", "current_medicines": "current medicines",
+    "egfr": "eGFR", "bmi": "BMI", "emergency_admissions_12m": "emergency admissions (12 months)",
+    "falls_12m": "falls (12 months)", "efi": "eFI", "sex": "sex", "imd_quintile": "IMD quintile",
+    "ethnicity_group": "ethnic group", "care_home": "care-home resident",
+}
+
+
+def default_features(columns) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) model inputs among ``columns``: NUMERIC, then ltc_* / med_* / care_home
+    flags (read as 0/1), and CATEGORICAL."""
+    cols = list(columns)
+    flags = [c for c in cols if (c.startswith("ltc_") or c.startswith("med_") or c == "care_home")
+             and c not in NOT_FEATURES]
+    numeric = [c for c in NUMERIC if c in cols] + flags
+    return numeric, [c for c in CATEGORICAL if c in cols]
+
+
+def prepare(pdf: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The model's input frame: numbers and flags as float (missing → NaN), categories as text
+    (missing → "missing"; 3.0 → "3")."""
+    out = {}
+    for c in numeric:
+        out[c] = pd.to_numeric(pdf[c].astype("object").where(pdf[c].notna(), np.nan), errors="coerce").astype(float)
+    for c in categorical:
+        out[c] = pdf[c].map(_category).astype(object)
+    return pd.DataFrame(out, index=pdf.index)
+
+
+def _category(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return MISSING
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def make_pipeline(family: str, numeric: list[str], categorical: list[str], seed: int = 0) -> Pipeline:
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    if family == "logistic":
+        columns = ColumnTransformer([
+            ("numeric", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                                  ("scale", StandardScaler())]), numeric),
+            ("categorical", onehot, categorical)])
+        model = LogisticRegression(C=1.0, max_iter=2000)
+    elif family == "hist_gradient_boosting":
+        columns = ColumnTransformer([("numeric", "passthrough", numeric), ("categorical", onehot, categorical)])
+        # shallow, heavily regularised trees with early stopping: calibration matters more than the
+        # last point of AUROC for a worklist that prints the risk
+        model = HistGradientBoostingClassifier(learning_rate=0.05, max_iter=200, max_depth=3, max_leaf_nodes=8,
+                                               min_samples_leaf=100, l2_regularization=5.0, early_stopping=True,
+                                               validation_fraction=0.2, n_iter_no_change=10, random_state=seed)
+    else:
+        raise ValueError(f"unknown model family {family!r} (known: {', '.join(FAMILIES)})")
+    return Pipeline([("columns", columns), ("model", model)])
+
+
+def calibration(y, p) -> tuple[float | None, float | None]:
+    """(slope, intercept) of a logistic regression of the label on logit(p); (None, None) when the
+    label has one class."""
+    y = np.asarray(y).astype(int)
+    if len(np.unique(y)) < 2:
+        return None, None
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    fit = LogisticRegression(C=np.inf, max_iter=1000).fit(np.log(p / (1 - p)).reshape(-1, 1), y)
+    return float(fit.coef_[0][0]), float(fit.intercept_[0])
+
+
+def metrics(y, p, oracle=None, min_events: int = 5) -> dict:
+    """n, events, AUROC, Brier, calibration slope/intercept (and the oracle's AUROC/Brier) — the
+    discrimination and calibration figures are null when fewer than ``min_events`` patients have
+    (or lack) the outcome."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=float)
+    events = int(y.sum())
+    enough = min(events, len(y) - events) >= min_events
+    slope, intercept = calibration(y, p) if enough else (None, None)
+    out = {"n": int(len(y)), "events": events, "event_rate": float(y.mean()) if len(y) else None,
+           "mean_predicted": float(p.mean()) if len(y) else None,
+           "auroc": float(roc_auc_score(y, p)) if enough else None,
+           "brier": float(brier_score_loss(y, p)) if len(y) else None,
+           "calibration_slope": slope, "calibration_intercept": intercept}
+    if oracle is not None:
+        oracle = np.asarray(oracle, dtype=float)
+        out["oracle_auroc"] = float(roc_auc_score(y, oracle)) if enough else None
+        out["oracle_brier"] = float(brier_score_loss(y, oracle)) if len(y) else None
+    return out
+
+
+@dataclass
+class Model:
+    """What model.joblib holds: the fitted pipeline and everything needed to score and explain."""
+    pipeline: Pipeline
+    family: str
+    numeric: list[str]
+    categorical: list[str]
+    reference: dict = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def predict(self, pdf: pd.DataFrame) -> np.ndarray:
+        """Predicted 12-month risk for each row of ``pdf`` (a frame holding the feature columns)."""
+        return self.pipeline.predict_proba(prepare(pdf, self.numeric, self.categorical))[:, 1]
+
+    def top_factors(self, pdf: pd.DataFrame, k: int = TOP_FACTORS) -> tuple[np.ndarray, list[str]]:
+        """(risk, factors text) per row: the ``k`` features whose reference value lowers the risk most.
+
+        "emergency admissions (12 months) 3 (+12.5 points); age 84 (+4.1 points)" — points are
+        percentage points of predicted risk. Empty text when no feature raises the risk.
+        """
+        x = prepare(pdf, self.numeric, self.categorical)
+        risk = self.pipeline.predict_proba(x)[:, 1]
+        deltas = np.zeros((len(x), len(self.features)))
+        for j, c in enumerate(self.features):
+            changed = x.copy()
+            changed[c] = self.reference[c]
+            deltas[:, j] = risk - self.pipeline.predict_proba(changed)[:, 1]
+        texts = []
+        for i in range(len(x)):
+            order = [j for j in np.argsort(-deltas[i], kind="stable")[:k] if deltas[i, j] > 0]
+            texts.append("; ".join(f"{_label(self.features[j])} {_value(x.iloc[i][self.features[j]])} "
+                                   f"(+{100 * deltas[i, j]:.1f} points)" for j in order))
+        return risk, texts
+
+
+def _label(feature: str) -> str:
+    if feature in LABELS:
+        return LABELS[feature]
+    for prefix, kind in (("ltc_", "condition: "), ("med_", "on ")):
+        if feature.startswith(prefix):
+            return kind + feature[len(prefix):].replace("_", " ")
+    return feature.replace("_", " ")
+
+
+def _value(v) -> str:
+    if isinstance(v, str):
+        return v
+    if v is None or math.isnan(v):
+        return "not recorded"
+    return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _reference(x: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict:
+    ref = {}
+    for c in numeric:
+        values = x[c].dropna()
+        flag = len(values) and set(values.unique()) <= {0.0, 1.0}
+        ref[c] = 0.0 if flag else (float(values.median()) if len(values) else np.nan)
+    for c in categorical:
+        ref[c] = x[c].mode().iloc[0] if len(x) else MISSING
+    return ref
+
+
+@dataclass
+class TrainResult:
+    model: Model
+    card: dict
+    test_index: pd.Index            # the held-out rows (labels of ``features_pdf``)
+
+
+SUBGROUPS = ("sex", "imd_quintile", "ethnicity_group")
+
+
+def train(features_pdf: pd.DataFrame, labels, *, oracle=None, features: tuple[list[str], list[str]] | None = None,
+          families: tuple[str, ...] = FAMILIES, margin: float = 0.005, test_size: float = 0.3,
+          validation_size: float = 0.25,
+          seed: int = 0, as_of=None, data_description: str = "", out_dir: str | Path | None = None) -> TrainResult:
+    """Choose, fit and evaluate the model (see the module docstring); write the artifact to ``out_dir``.
+
+    ``labels``: 0/1 per row (array-like, or the name of a column of ``features_pdf``); ``oracle``: the
+    true probability per row when known (array-like or column name); ``features``: (numeric,
+    categorical) inputs, default ``default_features``; ``margin``: a later family in ``families``
+    replaces an earlier one only when its validation AUROC is higher by more than this (the simpler
+    logistic model wins near-ties: it is better calibrated and easier to explain).
+    """
+    from engine.risk.card import model_card
+    y = _column(features_pdf, labels).astype(int)
+    true_p = None if oracle is None else _column(features_pdf, oracle).astype(float)
+    numeric, categorical = features or default_features(
+        [c for c in features_pdf.columns if c not in _names(labels, oracle)])
+    x = prepare(features_pdf, numeric, categorical)
+    idx = np.arange(len(x))
+    train_i, test_i = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
+    fit_i, val_i = train_test_split(train_i, test_size=validation_size, stratify=y[train_i], random_state=seed)
+
+    selection = {}
+    for family in families:
+        pipe = make_pipeline(family, numeric, categorical, seed).fit(x.iloc[fit_i], y[fit_i])
+        selection[family] = float(roc_auc_score(y[val_i], pipe.predict_proba(x.iloc[val_i])[:, 1]))
+    chosen = families[0]
+    for family in families[1:]:
+        if selection[family] > selection[chosen] + margin:
+            chosen = family
+    pipe = make_pipeline(chosen, numeric, categorical, seed).fit(x.iloc[train_i], y[train_i])
+    model = Model(pipe, chosen, numeric, categorical, _reference(x.iloc[train_i], numeric, categorical))
+
+    p_test = pipe.predict_proba(x.iloc[test_i])[:, 1]
+    o_test = None if true_p is None else true_p[test_i]
+    overall = metrics(y[test_i], p_test, o_test)
+    by = {}
+    for group in SUBGROUPS:
+        if group not in features_pdf.columns:
+            continue
+        values = features_pdf[group].iloc[test_i].map(_category).to_numpy()
+        by[group] = {v: metrics(y[test_i][values == v], p_test[values == v],
+                                None if o_test is None else o_test[values == v])
+                     for v in sorted(set(values))}
+    card = model_card(model=model, selection=selection, margin=margin, overall=overall, by_group=by, as_of=as_of,
+                      data_description=data_description, n_rows=len(x), n_train=len(train_i),
+                      n_test=len(test_i), n_validation=len(val_i), seed=seed, event_rate=float(y.mean()))
+    result = TrainResult(model, card, features_pdf.index[test_i])
+    if out_dir is not None:
+        write_artifact(result, out_dir)
+    return result
+
+
+def _names(*cols) -> set:
+    return {c for c in cols if isinstance(c, str)}
+
+
+def _column(pdf: pd.DataFrame, values) -> np.ndarray:
+    return pdf[values].to_numpy() if isinstance(values, str) else np.asarray(values)
+
+
+ARTIFACT_MODEL, ARTIFACT_CARD_JSON, ARTIFACT_CARD_MD = "model.joblib", "model_card.json", "model_card.md"
+
+
+def write_artifact(result: TrainResult, out_dir: str | Path) -> Path:
+    """model.joblib (the Model: pipeline, feature lists, references), model_card.json, model_card.md."""
+    import joblib
+    from engine.risk.card import write_card
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    joblib.dump(result.model, out / ARTIFACT_MODEL)
+    write_card(result.card, out)
+    return out
+
+
+def load_model(artifact_dir: str | Path) -> Model:
+    import joblib
+    path = Path(artifact_dir) / ARTIFACT_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"no model at {path}: train one first (casefind train)")
+    model = joblib.load(path)
+    if not isinstance(model, Model):
+        raise ValueError(f"{path} does not hold an engine.risk Model")
+    return model

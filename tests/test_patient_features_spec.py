@@ -1,0 +1,210 @@
+"""Spec tests for engine.features.patient: one tiny patient per feature rule, evaluated once."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from builders import (AS_OF, BMI, CHD, DIABETES, EGFR, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, STROKE,
+                      Population, months_ago)
+from engine.codes import LOINC, SNOMED
+from engine.features.patient import EFI_COLUMNS, LTC, efi_available, feature_columns, medicine_classes, \
+    patient_features
+
+AF, AF_RESOLVED = (SNOMED, "49436004"), (SNOMED, "196371000000102")
+ASTHMA, HEART_FAILURE = (SNOMED, "195967001"), (SNOMED, "84114007")
+WARFARIN, PROPRANOLOL = (SNOMED, "319733000"), (SNOMED, "318352004")
+DIAZEPAM, ZOPICLONE = (SNOMED, "321196004"), (SNOMED, "321177003")
+FALL, EMERGENCY_CODE = (SNOMED, "1912002"), (SNOMED, "50849002")
+NURSING_HOME = (SNOMED, "160734000")
+LDL = (SNOMED, "1022191000000100")
+LOINC_BMI = (LOINC, "39156-5")
+OLD = dt.date(2015, 6, 1)
+YEAR_AGO = months_ago(12)              # the first day inside "the last 12 months"
+
+
+def days_ago(n: int) -> dt.date:
+    return AS_OF - dt.timedelta(days=n)
+
+
+def build() -> Population:
+    p = Population()
+    p.patient("plain", age=55, sex="female")
+    for pid, decile in (("imd1", 1), ("imd3", 3), ("imd4", 4), ("imd10", 10), ("imd_missing", None)):
+        p.patient(pid)
+        p.rows["patients"][-1]["imd_decile"] = decile
+    p.patient("no_ethnicity", ethnicity_group=None, ethnicity_category=None)
+    p.patient("age_69_birthday_tomorrow", sex="male",
+              birth_date=dt.date(AS_OF.year - 70, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+    p.patient("dead", death_date=days_ago(1))
+    p.patient("left_practice", registration_end=days_ago(30))
+    p.patient("child", age=10)
+
+    # every long-term condition on its register
+    p.patient("all_ltc", age=55, sex="female")
+    for coding in (HYPERTENSION, DIABETES, CHD, STROKE, PAD, HEART_FAILURE, AF, ASTHMA):
+        p.diagnosis("all_ltc", coding, OLD)
+    # registers ended by a resolved code, a resolved Condition row, or recorded after as_of
+    p.patient("ltc_resolved", sex="male", age=50)
+    p.diagnosis("ltc_resolved", HYPERTENSION, OLD)
+    p.event("ltc_resolved", HYPERTENSION_RESOLVED, OLD + dt.timedelta(days=100))
+    p.diagnosis("ltc_resolved", AF, OLD)
+    p.event("ltc_resolved", AF_RESOLVED, OLD + dt.timedelta(days=100))
+    p.diagnosis("ltc_resolved", CHD, OLD)
+    p.diagnosis("ltc_resolved", CHD, OLD + dt.timedelta(days=100), status="resolved")
+    p.diagnosis("ltc_resolved", ASTHMA, AS_OF + dt.timedelta(days=1))
+    p.diagnosis("ltc_resolved", DIABETES, OLD, status="refuted")
+    p.diagnosis("ltc_resolved", HEART_FAILURE, AS_OF)                       # on as_of itself: counts
+
+    # medicines: exactly 90 days ago counts, 91 does not; an entered-in-error issue never counts;
+    # a medicine issued twice is one medicine
+    p.patient("meds")
+    p.medication("meds", WARFARIN, days_ago(90))
+    p.medication("meds", PROPRANOLOL, days_ago(91))
+    p.medication("meds", ZOPICLONE, days_ago(5), status="entered-in-error")
+    p.medication("meds", DIAZEPAM, days_ago(60))
+    p.medication("meds", DIAZEPAM, days_ago(30))
+    p.medication("meds", WARFARIN, AS_OF + dt.timedelta(days=1))
+
+    # labs: the latest on or before as_of
+    p.patient("labs")
+    p.event("labs", EGFR, days_ago(400), 72)
+    p.event("labs", EGFR, days_ago(20), 41.5)
+    p.event("labs", EGFR, AS_OF + dt.timedelta(days=1), 12)
+    p.event("labs", BMI, days_ago(3000), 24)
+    p.event("labs", LOINC_BMI, days_ago(100), 31.2)
+
+    # admissions: the first day of the window counts, the day before does not; an admission both
+    # coded and an emergency encounter on one day counts once
+    p.patient("admitted")
+    p.encounter("admitted", YEAR_AGO, klass="emergency")
+    p.encounter("admitted", YEAR_AGO - dt.timedelta(days=1), klass="emergency")
+    p.encounter("admitted", days_ago(40), klass="emergency")
+    p.event("admitted", EMERGENCY_CODE, days_ago(40))
+    p.encounter("admitted", days_ago(10), klass="ambulatory")
+    p.event("admitted", FALL, YEAR_AGO)
+    p.event("admitted", FALL, YEAR_AGO - dt.timedelta(days=1))
+    p.event("admitted", FALL, days_ago(7))
+    p.event("admitted", (SNOMED, "161898004"), days_ago(7))              # same fall, second code
+    p.event("admitted", FALL, days_ago(3), status="entered-in-error")
+
+    p.patient("care_home_address", address_care_home=True)
+    p.patient("care_home_coded")
+    p.event("care_home_coded", NURSING_HOME, days_ago(200))
+
+    # scores: LDL 7.0 mmol/L → DLCN 5; male 50 with no history → CHA2DS2-VASc 0
+    p.patient("ldl", sex="male", age=50)
+    p.event("ldl", LDL, days_ago(100), 7.0)
+    return p
+
+
+@pytest.fixture(scope="module")
+def result(spark):
+    record = build().record(spark)
+    df = patient_features(record, AS_OF)
+    return record, df, {r["patient_id"]: r.asDict() for r in df.collect()}
+
+
+@pytest.fixture(scope="module")
+def rows(result):
+    return result[2]
+
+
+def test_one_row_per_patient(result):
+    record, df, rows = result
+    assert df.count() == record.patients.count() == len(rows)
+
+
+def test_columns(result):
+    record, df, _ = result
+    expected = feature_columns(record) + (EFI_COLUMNS if efi_available() else [])
+    assert df.columns == expected
+    assert {f"med_{c}" for c in medicine_classes(record)} >= {"med_anticoagulant_oral", "med_opioid", "med_z_drug"}
+    types = dict(df.dtypes)
+    for name in ["alive_registered", "care_home", *[f"ltc_{n}" for n in LTC],
+                 *[f"med_{c}" for c in medicine_classes(record)]]:
+        assert types[name] == "boolean", name
+    for name in ("age", "imd_quintile", "ltc_count", "current_medicines", "emergency_admissions_12m", "falls_12m",
+                 "cha2ds2_vasc", "dlcn"):
+        assert types[name] == "int", name
+    assert types["egfr"] == types["bmi"] == "double"
+
+
+def test_plain_patient_defaults(rows):
+    r = rows["plain"]
+    assert (r["age"], r["sex"], r["imd_decile"], r["imd_quintile"], r["ethnicity_group"]) == (55, "female", 5, 3, "White")
+    assert r["alive_registered"] is True
+    assert all(r[f"ltc_{n}"] is False for n in LTC) and r["ltc_count"] == 0
+    assert r["current_medicines"] == 0 and not any(v for k, v in r.items() if k.startswith("med_"))
+    assert r["egfr"] is None and r["bmi"] is None
+    assert (r["emergency_admissions_12m"], r["falls_12m"], r["care_home"]) == (0, 0, False)
+    assert (r["cha2ds2_vasc"], r["dlcn"]) == (1, 0)
+
+
+@pytest.mark.parametrize("pid, quintile", [("imd1", 1), ("imd3", 2), ("imd4", 2), ("imd10", 5), ("imd_missing", None)])
+def test_imd_quintile(rows, pid, quintile):
+    assert rows[pid]["imd_quintile"] == quintile
+
+
+def test_missing_ethnicity_is_null(rows):
+    assert rows["no_ethnicity"]["ethnicity_group"] is None
+
+
+def test_age_in_whole_years_on_as_of(rows):
+    assert rows["age_69_birthday_tomorrow"]["age"] == 69
+
+
+@pytest.mark.parametrize("pid, expected", [("plain", True), ("dead", False), ("left_practice", False), ("child", True)])
+def test_alive_registered(rows, pid, expected):
+    assert rows[pid]["alive_registered"] is expected
+
+
+def test_all_long_term_conditions(rows):
+    r = rows["all_ltc"]
+    assert all(r[f"ltc_{n}"] is True for n in LTC)
+    assert r["ltc_count"] == len(LTC) == 8
+
+
+def test_registers_end_and_future_codes_do_not_count(rows):
+    r = rows["ltc_resolved"]
+    assert r["ltc_hypertension"] is False      # resolved code
+    assert r["ltc_af"] is False                # AF resolved code
+    assert r["ltc_chd"] is False               # resolved Condition row
+    assert r["ltc_asthma"] is False            # coded after as_of
+    assert r["ltc_diabetes"] is False          # refuted
+    assert r["ltc_heart_failure"] is True      # coded on as_of
+    assert r["ltc_count"] == 1
+
+
+def test_current_medicines_and_classes(rows):
+    r = rows["meds"]
+    assert r["current_medicines"] == 2                     # warfarin (day 90) and diazepam (issued twice)
+    assert r["med_anticoagulant_oral"] is True
+    assert r["med_benzodiazepine"] is True
+    assert r["med_beta_blocker_nonselective"] is False     # 91 days ago
+    assert r["med_z_drug"] is False                        # entered in error
+
+
+def test_latest_labs(rows):
+    r = rows["labs"]
+    assert r["egfr"] == 41.5                               # not the later-than-as_of 12
+    assert r["bmi"] == 31.2                                # LOINC code, latest
+
+
+def test_emergency_admissions_and_falls_in_12_months(rows):
+    r = rows["admitted"]
+    assert r["emergency_admissions_12m"] == 2              # window's first day + the coded-and-encounter day
+    assert r["falls_12m"] == 2                             # window's first day + one day coded twice
+
+
+@pytest.mark.parametrize("pid", ["care_home_address", "care_home_coded"])
+def test_care_home(rows, pid):
+    assert rows[pid]["care_home"] is True
+
+
+def test_scores(rows):
+    # female 1, HF 1, hypertension 1, diabetes 1, stroke 2, PAD 1 (vascular) → 7
+    assert rows["all_ltc"]["cha2ds2_vasc"] == 7
+    # CHD first coded at 44 (woman, < 60) → premature CHD 2 points
+    assert rows["all_ltc"]["dlcn"] == 2
+    assert (rows["ldl"]["cha2ds2_vasc"], rows["ldl"]["dlcn"]) == (0, 5)
