@@ -159,6 +159,9 @@ def run(spark, input_path: str | Path, as_of: dt.date, out: str | Path, fmt: str
                                  for name, path in sorted(record.codelist_paths.items())}
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         write_summaries(work, json.loads((work / "manifest.json").read_text()))
+    for cached in [record.scores, *record.features.values()]:
+        if cached is not None:
+            cached.unpersist()
     log.info("worklists for %d PCN(s) written to %s%s", len(pcns), out,
              " (includes UNASSIGNED)" if UNASSIGNED in pcns else "")
     return manifest

@@ -16,7 +16,7 @@ def spark():
 
     session = get_spark(master="local[2]", app_name="casefind-tests", loopback=True,
                         extra={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-                               "spark.driver.memory": "2g"})
+                               "spark.driver.memory": "4g"})
     yield session
     session.stop()
 
