@@ -135,11 +135,16 @@ def issue_count(record: Record, codelist: str, as_of: dt.date, since: dt.date | 
                                           F.max("date").alias(f"{name}_last"))
 
 
+# Referrals that never went out do not count.
+REFERRAL_NOT_MADE = ("entered-in-error", "revoked", "draft", "cancelled")
+
+
 def referrals_in(record: Record, codelist: str, as_of: dt.date, since: dt.date | None = None,
                  extra: tuple[str, ...] = ()) -> DataFrame:
-    """Referrals whose code is in the codelist, dated ``since`` ≤ date ≤ ``as_of`` (not entered in error)."""
+    """Referrals whose code is in the codelist, dated ``since`` ≤ date ≤ ``as_of``, that were made
+    (not cancelled, revoked, draft or entered in error)."""
     cond = (F.col("date") <= lit_date(as_of)) & \
-        ~F.coalesce(F.col("status"), F.lit("")).isin("entered-in-error", "revoked", "draft")
+        ~F.lower(F.coalesce(F.col("status"), F.lit(""))).isin(*REFERRAL_NOT_MADE)
     if since is not None:
         cond &= F.col("date") >= lit_date(since)
     codes = record.codes(codelist).select("system", "code", *extra)

@@ -53,14 +53,11 @@ LABELS = {
     "platelets_not_actioned": "raised platelets not actioned",
 }
 PSA_BANDS = ((40, 49), (50, 59), (60, 69), (70, 79))
-# A referral with one of these statuses was never made (referrals_in drops the first three).
-NOT_MADE = ("cancelled",)
 
 
 def _referrals(record: Record, as_of: dt.date) -> DataFrame:
     """Urgent suspected-cancer referrals made on or before as_of, with their site."""
-    return (referrals_in(record, "cancer_urgent_referral", as_of, extra=("term", "site"))
-            .where(~F.lower(F.coalesce(F.col("status"), F.lit(""))).isin(*NOT_MADE)))
+    return referrals_in(record, "cancer_urgent_referral", as_of, extra=("term", "site"))
 
 
 def _last(df: DataFrame, name: str) -> DataFrame:

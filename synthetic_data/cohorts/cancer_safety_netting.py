@@ -25,7 +25,6 @@ PSA_ABOVE = ((40, 49, 2.5), (50, 59, 3.5), (60, 69, 4.5), (70, 79, 6.5))
 PSA_SITES = ("urological",)
 PLATELETS_ABOVE = 400
 PLATELETS_MIN_AGE = 40
-NOT_MADE = (*REFERRAL_NOT_MADE, "cancelled")
 
 REF = "referral without outcome"
 FIT = "FIT positive not referred"
@@ -50,7 +49,7 @@ def truth(p: dict, rows: Rows, as_of: dt.date, v) -> str | None:
     since = add_months(as_of, -WINDOW_MONTHS)
     site = {(r["system"], r["code"]): r.get("site", "") for r in v.rows("cancer_urgent_referral")}
     referrals = [r for r in rows.referrals if (r["system"], r["code"]) in site
-                 and (r["status"] or "").lower() not in NOT_MADE and r["date"] <= as_of]
+                 and (r["status"] or "").lower() not in REFERRAL_NOT_MADE and r["date"] <= as_of]
     events = [e for e in rows.valid_events(as_of) if e["status"] == "active"]
     outcome_codes = v.pairs("cancer_referral_outcome") | v.pairs("cancer_diagnosis")
     outcome_days = [e["date"] for e in events if (e["system"], e["code"]) in outcome_codes]

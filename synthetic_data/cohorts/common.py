@@ -13,7 +13,7 @@ from synthetic_data.people import add_months, age_on
 
 IGNORED = ("refuted", "entered-in-error")
 NOT_ISSUED = ("entered-in-error", "cancelled", "draft")
-REFERRAL_NOT_MADE = ("entered-in-error", "revoked", "draft")
+REFERRAL_NOT_MADE = ("entered-in-error", "revoked", "draft", "cancelled")
 
 __all__ = ["Rows", "eligible", "on_register", "latest_value", "has_code", "issues", "add_months", "age_on",
            "current_medicines"]
