@@ -157,8 +157,9 @@ def run(spark, input_path: str | Path, as_of: dt.date, out: str | Path, fmt: str
         }
         manifest["codelists"] = {name: {"file": Path(path).name, "sha256": _sha256(path)}
                                  for name, path in sorted(record.codelist_paths.items())}
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        write_summaries(work, json.loads((work / "manifest.json").read_text()))
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
+        (work / "manifest.json").write_text(text + "\n")
+        write_summaries(work, json.loads(text))
     for cached in [record.scores, *record.features.values()]:
         if cached is not None:
             cached.unpersist()

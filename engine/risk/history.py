@@ -36,12 +36,15 @@ def training_table(record: Record, as_of: dt.date, seed: int = 0) -> tuple[pd.Da
     admitted = (emergency_admissions(record, as_of, index + dt.timedelta(days=1), name="_outcome")
                 .select("patient_id", F.lit(1).alias("admitted_12m")))
     table = feats.join(admitted, "patient_id", "left").withColumn(
-        "admitted_12m", F.coalesce(F.col("admitted_12m"), F.lit(0)))
-    n = table.count()
-    if n > MAX_TRAINING_ROWS:
-        table = table.sample(fraction=MAX_TRAINING_ROWS / n, seed=seed)
-    # Spark returns rows in no fixed order: sort so the same input always trains the same model.
-    return table.toPandas().sort_values("patient_id").reset_index(drop=True), index
+        "admitted_12m", F.coalesce(F.col("admitted_12m"), F.lit(0))).cache()
+    try:
+        n = table.count()     # the cache keeps the features from being computed a second time below
+        sample = table.sample(fraction=MAX_TRAINING_ROWS / n, seed=seed) if n > MAX_TRAINING_ROWS else table
+        # Spark returns rows in no fixed order: sort so the same input always trains the same model.
+        pdf = sample.toPandas().sort_values("patient_id").reset_index(drop=True)
+    finally:
+        table.unpersist()
+    return pdf, index
 
 
 def _oracle(input_path: Path | None, pdf: pd.DataFrame) -> pd.Series | None:
