@@ -5,8 +5,9 @@
 Generates a population whose emergency admissions are drawn from a known latent risk
 (synthetic_data/admissions.py), trains the model exactly as `casefind train` does (features a year
 before as_of, admissions in the year up to it) and compares it on held-out patients with the oracle
-(the true probabilities). Targets (issue 4): AUROC within 0.02 of the oracle's; calibration slope
-0.9–1.1. One run on this machine; not a test.
+(the true probabilities) and with the record oracle (the best probability the record allows: the
+generator's unmeasured patient term integrated out given what the record shows). Targets (issue 4):
+AUROC within 0.02 of the oracle's; calibration slope 0.9–1.1. One run on this machine; not a test.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def main() -> None:
     seconds = time.monotonic() - t0
     ev = card["evaluation"]
     gap = ev["oracle_auroc"] - ev["auroc"]
+    record_gap = ev["record_oracle_auroc"] - ev["auroc"]
     slope = ev["calibration_slope"]
     lines = [
         "# Risk model against the oracle",
@@ -51,15 +53,22 @@ def main() -> None:
         f"{card['data']['rows']:,} adults in the labelled year, {card['data']['held_out_rows']:,} held out; "
         f"event rate {card['data']['event_rate']:.3f}; {seconds:.0f} s end to end on this machine.",
         "",
-        "| measure (held-out) | ours | oracle | target |",
-        "|---|---|---|---|",
-        f"| AUROC | {ev['auroc']:.3f} | {ev['oracle_auroc']:.3f} | within 0.02 of the oracle: "
-        f"{'met' if gap <= 0.02 else 'NOT met'} (gap {gap:.3f}) |",
-        f"| Brier score | {ev['brier']:.4f} | {ev['oracle_brier']:.4f} | |",
-        f"| calibration slope | {slope:.3f} | | 0.9–1.1: {'met' if 0.9 <= slope <= 1.1 else 'NOT met'} |",
-        f"| calibration intercept | {ev['calibration_intercept']:.3f} | | near 0 |",
+        "| measure (held-out) | ours | best from the record | oracle (true probability) | target |",
+        "|---|---|---|---|---|",
+        f"| AUROC | {ev['auroc']:.3f} | {ev['record_oracle_auroc']:.3f} | {ev['oracle_auroc']:.3f} | "
+        f"within 0.02 of the oracle: {'met' if gap <= 0.02 else 'NOT met'} (gap {gap:.3f}; "
+        f"{record_gap:.3f} of it between us and the best from the record) |",
+        f"| Brier score | {ev['brier']:.4f} | {ev['record_oracle_brier']:.4f} | {ev['oracle_brier']:.4f} | |",
+        f"| calibration slope | {slope:.3f} | | | 0.9–1.1: {'met' if 0.9 <= slope <= 1.1 else 'NOT met'} |",
+        f"| calibration intercept | {ev['calibration_intercept']:.3f} | | | near 0 |",
         "",
-        f"Model family chosen: {card['model_family']} (validation AUROC {card['family_selection']['validation_auroc']}).",
+        f"Model family chosen: {card['model_family']} (validation AUROC "
+        + ", ".join(f"{k} {v:.3f}" for k, v in card["family_selection"]["validation_auroc"].items()) + ").",
+        "",
+        "The oracle knows each patient's unmeasured term u (synthetic_data/admissions.py); no record holds it, "
+        "so part of the gap to the oracle is out of any model's reach. The best from the record is the "
+        "generator's own probability given exactly what the record shows (u integrated out over its posterior "
+        "given the prior admissions): the gap between it and us is the model's.",
         "",
         f"{card['not_qadmissions']}",
         "",

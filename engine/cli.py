@@ -136,13 +136,19 @@ def cmd_demo(args) -> None:
     risk = manifest["risk_model"]
     held = risk.get("held_out") or {}
     if held.get("auroc") is not None:
-        oracle = held.get("oracle_auroc")
         print(f"risk model ({risk['family']}, not QAdmissions): held-out AUROC {held['auroc']:.3f}"
-              + (f" (oracle {oracle:.3f})" if oracle is not None else "")
+              + _oracle_text(held)
               + f", calibration slope {_fmt(held.get('calibration_slope'))}; model card: {out / 'model' / 'model_card.md'}")
     else:
         print(f"risk model: {risk['status']}")
     print(f"manifest: {out / 'manifest.json'}")
+
+
+def _oracle_text(ev: dict) -> str:
+    """" (best from the record 0.760, oracle 0.780)" for a generated population, "" otherwise."""
+    parts = [f"{label} {ev[key]:.3f}" for key, label in (("record_oracle_auroc", "best from the record"),
+                                                           ("oracle_auroc", "oracle")) if ev.get(key) is not None]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def cmd_train(args) -> None:
@@ -158,9 +164,9 @@ def cmd_train(args) -> None:
         result = ingest(spark, args.input, args.format, Path(tmp))
         trained = train_from_record(Record.from_tables(result.tables), args.as_of, args.out, args.input)
     ev = trained.card["evaluation"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    print(f"{trained.model.family}: held-out AUROC {fmt(ev.get('auroc'))} (oracle {fmt(ev.get('oracle_auroc'))}), "
-          f"calibration slope {fmt(ev.get('calibration_slope'))}, intercept {fmt(ev.get('calibration_intercept'))}")
+    print(f"{trained.model.family}: held-out AUROC {_fmt(ev.get('auroc'), 3)}{_oracle_text(ev)}, "
+          f"calibration slope {_fmt(ev.get('calibration_slope'), 3)}, "
+          f"intercept {_fmt(ev.get('calibration_intercept'), 3)}")
     print(f"model and model card: {args.out} (not QAdmissions)")
 
 

@@ -90,7 +90,7 @@ def _risk_scores(spark, record: Record, as_of: dt.date, work: Path, input_path: 
     log.info("risk model ready in %.1f s", time.monotonic() - t0)
     return {"status": status, "artifact": "model" if model is None else str(model),
             "family": card["model_family"], "not_qadmissions": card["not_qadmissions"],
-            "held_out": {k: ev.get(k) for k in ("n", "events", "auroc", "oracle_auroc", "brier",
+            "held_out": {k: ev.get(k) for k in ("n", "events", "auroc", "record_oracle_auroc", "oracle_auroc", "brier",
                                                 "calibration_slope", "calibration_intercept")}}
 
 

@@ -36,6 +36,12 @@ by design. For each patient in the training population, after the rest of the hi
    probability p again), each on a day uniform in the window. A death or deregistration stops the
    record: an admission after ``Chart.last_day`` is not written. ``admitted_12m`` = 1 exactly when
    at least one admission is written in the window, so the label is what the record shows.
+7. The record oracle (``record_probability``): the best probability anyone could compute from the
+   record, E[p | x, prior history] — ``u`` integrated out over its posterior given the admissions
+   written in each of the two prior years (each year's draw has likelihood 1 − q for none, q(1 − q)
+   for one, q² for two, q = sigmoid(eta_static)), by Gauss–Hermite quadrature. The gap between our
+   model's AUROC and this oracle's is the model's; the rest of the gap to ``oracle_probability`` is
+   the unmeasured ``u`` no record holds.
 
 Features at index:
 - ``age`` on the index date, ``male`` (sex), ``imd_decile``;
@@ -57,6 +63,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+
+import numpy as np
 
 from synthetic_data.chart import Chart
 from synthetic_data.cohorts.care_home import resident
@@ -149,6 +157,26 @@ def linear_predictor(x: dict, with_prior: bool = True) -> float:
     return eta
 
 
+# Gauss–Hermite nodes for E over u ~ Normal(0, NOISE_SD): u_i = sqrt(2)·NOISE_SD·t_i, weight w_i / sqrt(pi)
+_NODES, _WEIGHTS = np.polynomial.hermite.hermgauss(40)
+_U = [math.sqrt(2.0) * NOISE_SD * t for t in _NODES]
+_W = [w / math.sqrt(math.pi) for w in _WEIGHTS]
+
+
+def record_probability(eta_static: float, eta: float, prior_counts: list[int]) -> float:
+    """E[sigmoid(eta + u) | prior_counts], u ~ Normal(0, NOISE_SD) a priori; each prior year's count of
+    admissions (0, 1 or 2) drawn with q = sigmoid(eta_static + u) as ``_admissions`` draws them."""
+    num = den = 0.0
+    for u, w in zip(_U, _W):
+        q = sigmoid(eta_static + u)
+        like = 1.0
+        for k in prior_counts:
+            like *= (1.0 - q) if k == 0 else (q * (1.0 - q) if k == 1 else q * q)
+        num += w * like * sigmoid(eta + u)
+        den += w * like
+    return num / den
+
+
 def _admissions(c: Chart, prob: float, lo: dt.date, hi: dt.date) -> list[dt.date]:
     """Days in [lo, hi] of up to two admissions (each with ``prob``), written if on or before last_day."""
     rng = c.rng
@@ -167,8 +195,9 @@ def _admissions(c: Chart, prob: float, lo: dt.date, hi: dt.date) -> list[dt.date
 
 
 def draw(c: Chart) -> dict | None:
-    """Draw prior and outcome admissions for an ordinary patient; returns the risk_truth row
-    (patient_id, index_date, oracle_probability, admitted_12m) or None outside the training population."""
+    """Draw prior and outcome admissions for an ordinary patient; returns the risk_truth row (patient_id,
+    index_date, oracle_probability, record_oracle_probability, admitted_12m), or None outside the
+    training population."""
     p, rng = c.p, c.rng
     index = index_date(c.as_of)
     if not eligible(p, index):
@@ -176,14 +205,20 @@ def draw(c: Chart) -> dict | None:
     pid = p["patient_id"]
     x = features(p, Rows.from_resources(pid, c.resources), index, c.v)
     u = rng.gauss(0.0, NOISE_SD)
-    p_static = sigmoid(linear_predictor(x, with_prior=False) + u)
+    eta_static = linear_predictor(x, with_prior=False)
+    p_static = sigmoid(eta_static + u)
     # Prior history: two years before the index, never before registration or the 18th birthday.
     first = max(p["registration_start"], add_months(p["birth_date"], 18 * 12))
+    prior_counts = []      # what the record shows of each year's draw (a year before registration shows nothing)
     for lo, hi in ((add_months(index, -24) + dt.timedelta(days=1), add_months(index, -12) - dt.timedelta(days=1)),
                    (add_months(index, -12), index)):
-        _admissions(c, p_static, max(lo, first), hi)
+        days = _admissions(c, p_static, max(lo, first), hi)
+        if max(lo, first) <= hi:
+            prior_counts.append(len(days))
     x = features(p, Rows.from_resources(pid, c.resources), index, c.v)
-    prob = sigmoid(linear_predictor(x) + u)
+    eta = linear_predictor(x)
+    prob = sigmoid(eta + u)
     outcome = _admissions(c, prob, index + dt.timedelta(days=1), c.as_of)
     return {"patient_id": pid, "index_date": index.isoformat(), "oracle_probability": prob,
+            "record_oracle_probability": record_probability(eta_static, eta, prior_counts),
             "admitted_12m": int(bool(outcome))}

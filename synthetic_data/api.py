@@ -93,7 +93,8 @@ def _write(path, pop, vocab, n_patients, n_pcns, seed, fmt, as_of) -> dict:
         risk_w = csv.writer(rf, lineterminator="\n")
         truth_w.writerow(["patient_id", "cohort", "band", "pcn_id", "scenario"])
         near_w.writerow(["patient_id", "cohort", "scenario"])
-        risk_w.writerow(["patient_id", "index_date", "oracle_probability", "admitted_12m"])
+        risk_w.writerow(["patient_id", "index_date", "oracle_probability", "record_oracle_probability",
+                         "admitted_12m"])
         try:
             writer.organisations(pop.plan)
             for chunk in pop.chunks():
@@ -102,7 +103,8 @@ def _write(path, pop, vocab, n_patients, n_pcns, seed, fmt, as_of) -> dict:
                     pid = b.patient["patient_id"]
                     if b.risk:
                         r = b.risk
-                        risk_w.writerow([pid, r["index_date"], f"{r['oracle_probability']:.6f}", r["admitted_12m"]])
+                        risk_w.writerow([pid, r["index_date"], f"{r['oracle_probability']:.6f}",
+                                         f"{r['record_oracle_probability']:.6f}", r["admitted_12m"]])
                         risk_n += 1
                         risk_admitted += r["admitted_12m"]
                         risk_sum += r["oracle_probability"]

@@ -161,6 +161,41 @@ def test_oracle_auroc_is_clearly_above_chance(risk):
     assert auroc > 0.7
 
 
+@pytest.mark.parametrize("eta_static, prior_counts", [(-3.0, []), (-3.0, [0, 0]), (-3.0, [1, 0]), (-2.0, [0, 2]),
+                                                     (-1.0, [2, 1])])
+def test_record_oracle_is_the_outcome_rate_given_what_the_record_shows(eta_static, prior_counts):
+    # Simulate the generator's story for one patient many times (u, each prior year's draw, the outcome)
+    # and keep the runs whose prior years look like ``prior_counts``: their outcome rate is what the
+    # record oracle promises.
+    rng = random.Random(7)
+    eta = eta_static + A.COEFFICIENTS["prior_admissions_12m"] * (prior_counts[-1] if prior_counts else 0)
+    kept = admitted = 0
+    while kept < 4000:
+        u = rng.gauss(0.0, A.NOISE_SD)
+        q = A.sigmoid(eta_static + u)
+        counts = [(2 if rng.random() < q else 1) if rng.random() < q else 0 for _ in prior_counts]
+        if counts == prior_counts:
+            kept += 1
+            admitted += rng.random() < A.sigmoid(eta + u)
+    expected = A.record_probability(eta_static, eta, prior_counts)
+    se = math.sqrt(expected * (1 - expected) / kept)
+    assert abs(admitted / kept - expected) < 4 * se, (admitted / kept, expected)
+    # and it is not the naive probability at u = 0 once the record says something about u
+    if any(prior_counts):
+        assert A.record_probability(eta_static, eta, prior_counts) > A.sigmoid(eta)
+
+
+def test_record_oracle_sits_between_chance_and_the_oracle(risk):
+    y = [int(r["admitted_12m"]) for r in risk]
+    record = [float(r["record_oracle_probability"]) for r in risk]
+    oracle = roc_auc_score(y, [float(r["oracle_probability"]) for r in risk])
+    best = roc_auc_score(y, record)
+    print(f"record-oracle AUROC {best:.3f}, oracle {oracle:.3f}")
+    assert 0.7 < best < oracle
+    se = math.sqrt(sum(q * (1 - q) for q in record)) / len(record)
+    assert abs(sum(y) / len(y) - sum(record) / len(record)) < 4 * se
+
+
 def test_generator_json_documents_the_model(out, risk):
     summary = json.loads((out / "generator.json").read_text())
     model = summary["admissions_model"]

@@ -18,6 +18,7 @@ DIAZEPAM, ZOPICLONE = (SNOMED, "321196004"), (SNOMED, "321177003")
 FALL, EMERGENCY_CODE = (SNOMED, "1912002"), (SNOMED, "50849002")
 NURSING_HOME = (SNOMED, "160734000")
 LDL = (SNOMED, "1022191000000100")
+SEVERE_FRAILTY, MODERATE_FRAILTY = (SNOMED, "925861000000102"), (SNOMED, "925831000000107")
 LOINC_BMI = (LOINC, "39156-5")
 OLD = dt.date(2015, 6, 1)
 YEAR_AGO = months_ago(12)              # the first day inside "the last 12 months"
@@ -87,6 +88,23 @@ def build() -> Population:
     p.event("admitted", FALL, days_ago(7))
     p.event("admitted", (SNOMED, "161898004"), days_ago(7))              # same fall, second code
     p.event("admitted", FALL, days_ago(3), status="entered-in-error")
+    # 24 months: its first day counts, the day before does not
+    p.encounter("admitted", months_ago(24), klass="emergency")
+    p.encounter("admitted", months_ago(24, days=1), klass="emergency")
+
+    # frailty codes: the most severe ever recorded on or before as_of
+    p.patient("frail_moderate_then_severe")
+    p.event("frail_moderate_then_severe", MODERATE_FRAILTY, OLD)
+    p.event("frail_moderate_then_severe", SEVERE_FRAILTY, days_ago(30))
+    p.patient("frail_severe_then_moderate")
+    p.event("frail_severe_then_moderate", SEVERE_FRAILTY, OLD)
+    p.event("frail_severe_then_moderate", MODERATE_FRAILTY, days_ago(30))
+    p.patient("frail_moderate")
+    p.event("frail_moderate", MODERATE_FRAILTY, AS_OF)
+    p.patient("frail_severe_after_as_of")
+    p.event("frail_severe_after_as_of", SEVERE_FRAILTY, AS_OF + dt.timedelta(days=1))
+    p.patient("frail_severe_in_error")
+    p.event("frail_severe_in_error", SEVERE_FRAILTY, days_ago(30), status="entered-in-error")
 
     p.patient("care_home_address", address_care_home=True)
     p.patient("care_home_coded")
@@ -124,10 +142,11 @@ def test_columns(result):
     for name in ["alive_registered", "care_home", *[f"ltc_{n}" for n in LTC],
                  *[f"med_{c}" for c in medicine_classes(record)]]:
         assert types[name] == "boolean", name
-    for name in ("age", "imd_quintile", "ltc_count", "current_medicines", "emergency_admissions_12m", "falls_12m",
-                 "cha2ds2_vasc", "dlcn"):
+    for name in ("age", "imd_quintile", "ltc_count", "current_medicines", "emergency_admissions_12m",
+                 "emergency_admissions_24m", "falls_12m", "cha2ds2_vasc", "dlcn"):
         assert types[name] == "int", name
     assert types["egfr"] == types["bmi"] == "double"
+    assert types["frailty_coded"] == "string"
 
 
 def test_plain_patient_defaults(rows):
@@ -137,7 +156,9 @@ def test_plain_patient_defaults(rows):
     assert all(r[f"ltc_{n}"] is False for n in LTC) and r["ltc_count"] == 0
     assert r["current_medicines"] == 0 and not any(v for k, v in r.items() if k.startswith("med_"))
     assert r["egfr"] is None and r["bmi"] is None
-    assert (r["emergency_admissions_12m"], r["falls_12m"], r["care_home"]) == (0, 0, False)
+    assert (r["emergency_admissions_12m"], r["emergency_admissions_24m"], r["falls_12m"], r["care_home"]) == \
+        (0, 0, 0, False)
+    assert r["frailty_coded"] == "none"
     assert (r["cha2ds2_vasc"], r["dlcn"]) == (1, 0)
 
 
@@ -195,6 +216,15 @@ def test_emergency_admissions_and_falls_in_12_months(rows):
     r = rows["admitted"]
     assert r["emergency_admissions_12m"] == 2              # window's first day + the coded-and-encounter day
     assert r["falls_12m"] == 2                             # window's first day + one day coded twice
+    # the 12 months' two days, the day before them, and the 24-month window's first day
+    assert r["emergency_admissions_24m"] == 4
+
+
+@pytest.mark.parametrize("pid, expected", [
+    ("frail_moderate_then_severe", "severe"), ("frail_severe_then_moderate", "severe"),
+    ("frail_moderate", "moderate"), ("frail_severe_after_as_of", "none"), ("frail_severe_in_error", "none")])
+def test_frailty_coded_is_the_most_severe_code_ever(rows, pid, expected):
+    assert rows[pid]["frailty_coded"] == expected
 
 
 @pytest.mark.parametrize("pid", ["care_home_address", "care_home_coded"])

@@ -214,3 +214,19 @@ def test_boosting_chosen_when_the_truth_is_not_linear():
     old_admitted = pdf[(pdf["age"] >= 85) & (pdf["emergency_admissions_12m"] >= 2)].head(20)
     _, factors = result.model.top_factors(old_admitted)
     assert all("emergency admissions (12 months)" in f and "age" in f for f in factors)
+
+
+def test_record_oracle_is_reported_beside_the_oracle_and_never_read_as_a_feature(table, tmp_path):
+    # a "best from the record" that is the oracle blurred by noise: its AUROC sits below the oracle's
+    rng = np.random.default_rng(3)
+    logit = np.log(table["oracle_probability"] / (1 - table["oracle_probability"]))
+    blurred = table.assign(record_oracle_probability=1 / (1 + np.exp(-(logit + rng.normal(0, 0.8, len(table))))))
+    result = train(blurred, "admitted_12m", oracle="oracle_probability", record_oracle="record_oracle_probability",
+                   out_dir=tmp_path)
+    assert "record_oracle_probability" not in result.model.features
+    ev = result.card["evaluation"]
+    assert ev["record_oracle_auroc"] < ev["oracle_auroc"] and ev["record_oracle_brier"] > ev["oracle_brier"]
+    assert all("record_oracle_auroc" in m for rows in result.card["by_group"].values() for m in rows.values())
+    md = (tmp_path / "model_card.md").read_text()
+    assert "| measure | ours | best from the record | oracle (true probability) |" in md
+    assert (f"| AUROC | {ev['auroc']:.3f} | {ev['record_oracle_auroc']:.3f} | {ev['oracle_auroc']:.3f} |") in md

@@ -83,17 +83,17 @@ def test_counts_per_worklist_and_band(page):
     assert re.search(r"inequalities\.csv\s+2\s+urgent: 2", flat)
 
 
-def test_composition_is_suppressed_below_8(page):
+def test_composition_is_suppressed_below_8_and_rounded_to_5(page):
     flat = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
-    # by IMD quintile: hypertension 12 in quintile 1 shown, 3 in quintile 5 suppressed;
-    # anticipatory care 9 in "unknown"; people on any list: q1 = 12 + 2 = 14
-    assert "People on any worklist 14 &lt;8 &lt;8 &lt;8 &lt;8 9" in flat
-    assert "Undiagnosed hypertension 12 &lt;8 &lt;8 &lt;8 &lt;8 &lt;8" in flat
-    # by ethnic group: only the 12 White and 9 Black appear as numbers
-    assert "People on any worklist 12 &lt;8 &lt;8 9 &lt;8 &lt;8" in flat
+    # by IMD quintile: hypertension 12 in quintile 1 shown as 10, 3 in quintile 5 suppressed;
+    # anticipatory care 9 in "unknown" shown as 10; people on any list: q1 = 12 + 2 = 14, shown as 15
+    assert "People on any worklist 15 &lt;8 &lt;8 &lt;8 &lt;8 10" in flat
+    assert "Undiagnosed hypertension 10 &lt;8 &lt;8 &lt;8 &lt;8 &lt;8" in flat
+    # by ethnic group: only the 12 White and 9 Black appear as numbers, both as 10
+    assert "People on any worklist 10 &lt;8 &lt;8 10 &lt;8 &lt;8" in flat
     section = page.split("Who the worklists reach")[1].split("Gap profile")[0]
     shown = re.findall(r'<td class="n">([^<]*)</td>', section) + re.findall(r'<text x="[\d.]+" y="\d+">([^<]*)</text>', section)
-    assert shown and all(v == "&lt;8" or int(v) >= 8 for v in shown)
+    assert shown and all(v == "&lt;8" or (int(v) >= 8 and int(v) % 5 == 0) for v in shown)
 
 
 def test_charts_are_inline_svg_with_text_labels(page):
@@ -114,6 +114,14 @@ def test_model_card_headline(page):
     for text in ("0.781", "0.792", "gap 0.011) — met", "0.970", "0.9–1.1 — met", "logistic regression",
                  "Not QAdmissions.</strong> Not QAdmissions: trained on synthetic data."):
         assert text in page
+
+
+def test_best_from_the_record_shown_only_when_the_manifest_has_it(tmp_path, page):
+    held = {**MANIFEST["risk_model"]["held_out"], "record_oracle_auroc": 0.7857}
+    manifest = {**MANIFEST, "pcns": ["U44444"], "risk_model": {**MANIFEST["risk_model"], "held_out": held}}
+    with_it = write_summaries(tmp_path, manifest)[0].read_text(encoding="utf-8")
+    assert "Best AUROC the record allows" in with_it and "0.786" in with_it
+    assert "Best AUROC the record allows" not in page
 
 
 def test_model_not_trained(tmp_path):

@@ -15,8 +15,13 @@ in a worklist rule (CLINICAL_RULES §0, §8):
 - latest values ever recorded on or before ``as_of``: ``egfr`` (mL/min/1.73m²), ``bmi`` (null when
   none is recorded).
 - ``emergency_admissions_12m`` (days with an emergency admission, ``engine.cohorts.care_home``) and
-  ``falls_12m`` (days with a ``falls`` code) in the last 12 months; ``care_home`` (a resident as
-  the care-home worklist defines one).
+  ``falls_12m`` (days with a ``falls`` code) in the last 12 months; ``emergency_admissions_24m``, the
+  same over 24 months (an admission two years ago still says something about a patient's health, and
+  QAdmissions-style models read prior admissions); ``care_home`` (a resident as the care-home
+  worklist defines one).
+- ``frailty_coded``: the most severe frailty code ever recorded on or before ``as_of`` —
+  ``severe`` (``frailty_severe``), ``moderate`` (``frailty_moderate``) or ``none``: a clinician's
+  frailty assessment, which the eFI (counted deficits) does not read.
 - scores: ``cha2ds2_vasc`` (``engine.features.cha2ds2_vasc``) and ``dlcn`` (the lower-bound DLCN
   score, ``engine.features.dlcn`` with its default thresholds).
 - frailty: when ``engine.features.efi`` is installed, its columns ``efi``, ``efi_deficits``,
@@ -35,8 +40,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from engine.config import conf_dir
-from engine.query import add_months, age_at, current_medicines, eligible, events_in, issues_in, latest_value, \
-    on_register
+from engine.query import add_months, age_at, current_medicines, eligible, events_in, has_any, issues_in, \
+    latest_value, on_register
 from engine.record import Record
 
 # Long-term condition → its resolved codelist (None: only resolved Condition rows end it).
@@ -69,7 +74,8 @@ def feature_columns(record: Record) -> list[str]:
     return ["patient_id", "age", "sex", "imd_decile", "imd_quintile", "ethnicity_group", "alive_registered",
             *[f"ltc_{name}" for name in LTC], "ltc_count", "current_medicines",
             *[f"med_{c}" for c in medicine_classes(record)],
-            "egfr", "bmi", "emergency_admissions_12m", "falls_12m", "care_home", "cha2ds2_vasc", "dlcn"]
+            "egfr", "bmi", "emergency_admissions_12m", "emergency_admissions_24m", "falls_12m", "care_home",
+            "frailty_coded", "cha2ds2_vasc", "dlcn"]
 
 
 EFI_COLUMNS = ["efi", "efi_deficits", "efi_band", "efi_deficit_list"]
@@ -86,6 +92,7 @@ def patient_features(record: Record, as_of: dt.date) -> DataFrame:
     from engine.features.dlcn import DEFAULTS as DLCN_DEFAULTS, dlcn
 
     since_12m = add_months(as_of, -WINDOW_MONTHS)
+    since_24m = add_months(as_of, -2 * WINDOW_MONTHS)
     since_meds = as_of - dt.timedelta(days=MEDICINE_DAYS)
     classes = medicine_classes(record)
 
@@ -104,6 +111,10 @@ def patient_features(record: Record, as_of: dt.date) -> DataFrame:
     df = (df.join(latest_value(record, "egfr", as_of, name="egfr").drop("egfr_date"), "patient_id", "left")
             .join(latest_value(record, "bmi", as_of, name="bmi").drop("bmi_date"), "patient_id", "left")
             .join(care_home.emergency_admissions(record, as_of, since_12m, name="_admissions"), "patient_id", "left")
+            .join(care_home.emergency_admissions(record, as_of, since_24m, name="_admissions_24m")
+                  .drop("_admissions_24m_last"), "patient_id", "left")
+            .join(has_any(record, "frailty_severe", as_of, name="_severe"), "patient_id", "left")
+            .join(has_any(record, "frailty_moderate", as_of, name="_moderate"), "patient_id", "left")
             .join(_falls(record, as_of, since_12m), "patient_id", "left")
             .join(care_home.residents(record, as_of, care_home.COHORT.params())
                   .select("patient_id", F.lit(True).alias("_care_home")), "patient_id", "left")
@@ -120,8 +131,11 @@ def patient_features(record: Record, as_of: dt.date) -> DataFrame:
         *[F.coalesce(F.col(f"_med_{c}"), F.lit(False)).alias(f"med_{c}") for c in classes],
         F.col("egfr").cast("double").alias("egfr"), F.col("bmi").cast("double").alias("bmi"),
         F.coalesce(F.col("_admissions"), F.lit(0)).cast("int").alias("emergency_admissions_12m"),
+        F.coalesce(F.col("_admissions_24m"), F.lit(0)).cast("int").alias("emergency_admissions_24m"),
         F.coalesce(F.col("_falls"), F.lit(0)).cast("int").alias("falls_12m"),
         F.coalesce(F.col("_care_home"), F.lit(False)).alias("care_home"),
+        F.when(_flag("_severe_date"), "severe").when(_flag("_moderate_date"), "moderate").otherwise("none")
+        .alias("frailty_coded"),
         F.col("cha2ds2_vasc").cast("int").alias("cha2ds2_vasc"), F.col("dlcn").cast("int").alias("dlcn"))
     if efi_available():
         from engine.features.efi import efi

@@ -55,13 +55,36 @@ def model_card(*, model, selection: dict, margin: float, overall: dict, by_group
     }
 
 
+# The generator's two truths: the best probability the record allows (its unmeasured term integrated
+# out) and the true probability itself (which knows that term).
+ORACLE_TITLES = (("record_oracle", "best from the record"), ("oracle", "oracle (true probability)"))
+ORACLE_NOTE = ("Oracles (generated data only): the true probability knows the generator's unmeasured "
+               "patient-level term, which no record holds; the best from the record integrates that term out "
+               "given what the record shows, so no model of the record can beat it in expectation.")
+
+
+def _performance_table(e: dict) -> list[str]:
+    oracles = [(key, title) for key, title in ORACLE_TITLES if f"{key}_auroc" in e]
+
+    def cells(measure: str) -> str:
+        return "".join(f" {_num(e.get(f'{key}_{measure}'))} |" for key, _ in oracles)
+    blank = " |" * len(oracles)
+    return ["| measure | ours |" + "".join(f" {title} |" for _, title in oracles),
+            "|---|---|" + "---|" * len(oracles),
+            f"| AUROC | {_num(e['auroc'])} |" + cells("auroc"),
+            f"| Brier score | {_num(e['brier'])} |" + cells("brier"),
+            f"| calibration slope | {_num(e['calibration_slope'])} |" + blank,
+            f"| calibration intercept | {_num(e['calibration_intercept'])} |" + blank,
+            *(["", ORACLE_NOTE] if oracles else [])]
+
+
 def _num(v, digits: int = 3) -> str:
     return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
 
 def render_markdown(card: dict) -> str:
     e, d = card["evaluation"], card["data"]
-    oracle = "oracle_auroc" in e
+    oracles = [(key, title) for key, title in ORACLE_TITLES if f"{key}_auroc" in e]
     lines = [f"# {card['title']}", "", f"**{card['not_qadmissions']}**", "", card["purpose"], "",
              "## Data", "",
              f"- {d['description'] or 'labelled history'}" + (f", features as of {d['as_of']}" if d["as_of"] else ""),
@@ -73,21 +96,17 @@ def render_markdown(card: dict) -> str:
              f"- numeric / flag inputs: {', '.join(card['features']['numeric'])}",
              f"- categorical inputs: {', '.join(card['features']['categorical']) or 'none'}",
              "", "## Held-out performance", "",
-             "| measure | ours |" + (" oracle (true probability) |" if oracle else ""),
-             "|---|---|" + ("---|" if oracle else ""),
-             f"| AUROC | {_num(e['auroc'])} |" + (f" {_num(e['oracle_auroc'])} |" if oracle else ""),
-             f"| Brier score | {_num(e['brier'])} |" + (f" {_num(e['oracle_brier'])} |" if oracle else ""),
-             f"| calibration slope | {_num(e['calibration_slope'])} |" + (" |" if oracle else ""),
-             f"| calibration intercept | {_num(e['calibration_intercept'])} |" + (" |" if oracle else ""),
+             *_performance_table(e),
              "", f"_{e['calibration_note']}._", ""]
     for group, rows in card["by_group"].items():
         lines += [f"### By {GROUP_TITLES.get(group, group)}", "",
-                  "| group | n | admitted | AUROC | Brier | slope | intercept |" + (" oracle AUROC |" if oracle else ""),
-                  "|---|---|---|---|---|---|---|" + ("---|" if oracle else "")]
+                  "| group | n | admitted | AUROC | Brier | slope | intercept |"
+                  + "".join(f" {title} AUROC |" for _, title in oracles),
+                  "|---|---|---|---|---|---|---|" + "---|" * len(oracles)]
         for value, m in rows.items():
             lines.append(f"| {value} | {m['n']} | {m['events']} | {_num(m['auroc'])} | {_num(m['brier'])} | "
                          f"{_num(m['calibration_slope'])} | {_num(m['calibration_intercept'])} |"
-                         + (f" {_num(m.get('oracle_auroc'))} |" if oracle else ""))
+                         + "".join(f" {_num(m.get(key + '_auroc'))} |" for key, _ in oracles))
         lines.append("")
     lines += ["## Top contributing factors", "", card["top_factors_method"], "", "## Limitations", "",
               *[f"- {x}" for x in card["limitations"]], "",

@@ -47,14 +47,20 @@ def training_table(record: Record, as_of: dt.date, seed: int = 0) -> tuple[pd.Da
     return pdf, index
 
 
-def _oracle(input_path: Path | None, pdf: pd.DataFrame) -> pd.Series | None:
-    """The generator's true probability per row (NaN where it has none), or None without a truth file."""
+ORACLES = ("oracle_probability", "record_oracle_probability")
+
+
+def _oracles(input_path: Path | None, pdf: pd.DataFrame) -> pd.DataFrame | None:
+    """The generator's probabilities per row, one column per ``ORACLES`` name it wrote (NaN for a
+    patient it has none for), or None without a truth file."""
     path = input_path / "risk_truth.csv" if input_path and input_path.is_dir() else None
     if not path or not path.is_file():
         return None
     with open(path, newline="", encoding="utf-8") as fh:
-        truth = {r["patient_id"]: float(r["oracle_probability"]) for r in csv.DictReader(fh)}
-    return pdf["patient_id"].map(truth)
+        rows = list(csv.DictReader(fh))
+    names = [n for n in ORACLES if rows and n in rows[0]]
+    return pd.DataFrame({n: pdf["patient_id"].map({r["patient_id"]: float(r[n]) for r in rows}) for n in names},
+                        index=pdf.index)
 
 
 def train_from_record(record: Record, as_of: dt.date, out_dir: Path, input_path: Path | None = None,
@@ -64,21 +70,27 @@ def train_from_record(record: Record, as_of: dt.date, out_dir: Path, input_path:
     if len(pdf) < 50 or pdf["admitted_12m"].nunique() < 2:
         raise ValueError(f"too little labelled history to train a model ({len(pdf)} adults, "
                          f"{int(pdf['admitted_12m'].sum())} with an emergency admission after {index})")
-    oracle = _oracle(input_path, pdf)
-    if oracle is not None:
+    oracle = record_oracle = None
+    truth = _oracles(input_path, pdf)
+    if truth is not None and "oracle_probability" in truth:
         # A generated population: its planted scenario patients have no latent risk (their histories
         # are written to a rule, not drawn), so the model learns from, and is compared with the oracle
         # on, the patients whose admissions were drawn from it.
-        known = oracle.notna().to_numpy()
-        pdf, oracle = pdf[known].reset_index(drop=True), oracle[known].to_numpy()
+        known = truth["oracle_probability"].notna().to_numpy()
+        pdf, truth = pdf[known].reset_index(drop=True), truth[known].reset_index(drop=True)
+        oracle = truth["oracle_probability"].to_numpy()
+        if "record_oracle_probability" in truth:
+            record_oracle = truth["record_oracle_probability"].to_numpy()
     described = (f"{len(pdf)} adults registered on {index.isoformat()}; features as of that date, outcome = an "
                  f"emergency admission from {(index + dt.timedelta(days=1)).isoformat()} to {as_of.isoformat()}"
                  + (f"; source {input_path}" if input_path else ""))
-    result = train(pdf.drop(columns=["patient_id"]), "admitted_12m", oracle=oracle, as_of=index,
+    result = train(pdf.drop(columns=["patient_id"]), "admitted_12m", oracle=oracle, record_oracle=record_oracle,
+                   as_of=index,
                    data_description=described, seed=seed, out_dir=out_dir)
     ev = result.card["evaluation"]
-    log.info("risk model: %s, held-out AUROC %s (oracle %s), calibration slope %s", result.model.family,
-             _r(ev.get("auroc")), _r(ev.get("oracle_auroc")), _r(ev.get("calibration_slope")))
+    log.info("risk model: %s, held-out AUROC %s (best from the record %s, oracle %s), calibration slope %s",
+             result.model.family, _r(ev.get("auroc")), _r(ev.get("record_oracle_auroc")), _r(ev.get("oracle_auroc")),
+             _r(ev.get("calibration_slope")))
     return result
 
 

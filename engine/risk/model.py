@@ -17,7 +17,8 @@ and a 0/1 label per row, and:
    AUROC, Brier score, calibration slope and intercept (a logistic regression of the label on
    logit(predicted risk): slope 1 and intercept 0 when calibrated), the same by sex, IMD quintile
    and ethnic group, and — when the true probability is known (the generator's oracle) — the
-   oracle's AUROC and Brier score on the same rows;
+   oracle's AUROC and Brier score on the same rows (and the record oracle's: the generator's best
+   probability given what the record holds, its unmeasured term integrated out);
 4. writes the artifact folder (``write_artifact``): model.joblib, model_card.json, model_card.md.
 
 Top contributing factors (``top_factors``), the same method for both families: for each feature, the
@@ -45,8 +46,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 # Features the model reads when the frame has them (CLINICAL_RULES §8 "inputs in the spirit of
 # QAdmissions"); flags ltc_* / med_* and care_home are added from the frame.
-NUMERIC = ("age", "ltc_count", "current_medicines", "egfr", "bmi", "emergency_admissions_12m", "falls_12m", "efi")
-CATEGORICAL = ("sex", "imd_quintile", "ethnicity_group")
+NUMERIC = ("age", "ltc_count", "current_medicines", "egfr", "bmi", "emergency_admissions_12m",
+           "emergency_admissions_24m", "falls_12m", "efi")
+CATEGORICAL = ("sex", "imd_quintile", "ethnicity_group", "frailty_coded")
 NOT_FEATURES = ("ltc_count",)
 FAMILIES = ("logistic", "hist_gradient_boosting")
 MISSING = "missing"
@@ -61,6 +63,7 @@ FACTOR_METHOD = ("Per patient, for each feature: predicted risk minus the risk w
 LABELS = {
     "age": "age", "ltc_count": "long-term conditions", "current_medicines": "current medicines",
     "egfr": "eGFR", "bmi": "BMI", "emergency_admissions_12m": "emergency admissions (12 months)",
+    "emergency_admissions_24m": "emergency admissions (24 months)", "frailty_coded": "frailty coded",
     "falls_12m": "falls (12 months)", "efi": "eFI", "sex": "sex", "imd_quintile": "IMD quintile",
     "ethnicity_group": "ethnic group", "care_home": "care-home resident",
 }
@@ -126,8 +129,9 @@ def calibration(y, p) -> tuple[float | None, float | None]:
     return float(fit.coef_[0][0]), float(fit.intercept_[0])
 
 
-def metrics(y, p, oracle=None, min_events: int = 5) -> dict:
-    """n, events, AUROC, Brier, calibration slope/intercept (and the oracle's AUROC/Brier) — the
+def metrics(y, p, oracle=None, record_oracle=None, min_events: int = 5) -> dict:
+    """n, events, AUROC, Brier, calibration slope/intercept (and the oracles' AUROC/Brier: ``oracle_*``
+    for the true probability, ``record_oracle_*`` for the best probability the record allows) — the
     discrimination and calibration figures are null when fewer than ``min_events`` patients have
     (or lack) the outcome."""
     y = np.asarray(y).astype(int)
@@ -140,10 +144,11 @@ def metrics(y, p, oracle=None, min_events: int = 5) -> dict:
            "auroc": float(roc_auc_score(y, p)) if enough else None,
            "brier": float(brier_score_loss(y, p)) if len(y) else None,
            "calibration_slope": slope, "calibration_intercept": intercept}
-    if oracle is not None:
-        oracle = np.asarray(oracle, dtype=float)
-        out["oracle_auroc"] = float(roc_auc_score(y, oracle)) if enough else None
-        out["oracle_brier"] = float(brier_score_loss(y, oracle)) if len(y) else None
+    for name, truth in (("oracle", oracle), ("record_oracle", record_oracle)):
+        if truth is not None:
+            truth = np.asarray(truth, dtype=float)
+            out[f"{name}_auroc"] = float(roc_auc_score(y, truth)) if enough else None
+            out[f"{name}_brier"] = float(brier_score_loss(y, truth)) if len(y) else None
     return out
 
 
@@ -223,14 +228,17 @@ class TrainResult:
 SUBGROUPS = ("sex", "imd_quintile", "ethnicity_group")
 
 
-def train(features_pdf: pd.DataFrame, labels, *, oracle=None, features: tuple[list[str], list[str]] | None = None,
+def train(features_pdf: pd.DataFrame, labels, *, oracle=None, record_oracle=None,
+          features: tuple[list[str], list[str]] | None = None,
           families: tuple[str, ...] = FAMILIES, margin: float = 0.005, test_size: float = 0.3,
           validation_size: float = 0.25,
           seed: int = 0, as_of=None, data_description: str = "", out_dir: str | Path | None = None) -> TrainResult:
     """Choose, fit and evaluate the model (see the module docstring); write the artifact to ``out_dir``.
 
     ``labels``: 0/1 per row (array-like, or the name of a column of ``features_pdf``); ``oracle``: the
-    true probability per row when known (array-like or column name); ``features``: (numeric,
+    true probability per row when known (array-like or column name); ``record_oracle``: the best
+    probability the record allows (the generator's, with its unmeasured term integrated out), likewise;
+    ``features``: (numeric,
     categorical) inputs, default ``default_features``; ``margin``: a later family in ``families``
     replaces an earlier one only when its validation AUROC is higher by more than this (the simpler
     logistic model wins near-ties: it is better calibrated and easier to explain).
@@ -238,8 +246,9 @@ def train(features_pdf: pd.DataFrame, labels, *, oracle=None, features: tuple[li
     from engine.risk.card import model_card
     y = _column(features_pdf, labels).astype(int)
     true_p = None if oracle is None else _column(features_pdf, oracle).astype(float)
+    record_p = None if record_oracle is None else _column(features_pdf, record_oracle).astype(float)
     numeric, categorical = features or default_features(
-        [c for c in features_pdf.columns if c not in _names(labels, oracle)])
+        [c for c in features_pdf.columns if c not in _names(labels, oracle, record_oracle)])
     x = prepare(features_pdf, numeric, categorical)
     idx = np.arange(len(x))
     train_i, test_i = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
@@ -258,14 +267,16 @@ def train(features_pdf: pd.DataFrame, labels, *, oracle=None, features: tuple[li
 
     p_test = pipe.predict_proba(x.iloc[test_i])[:, 1]
     o_test = None if true_p is None else true_p[test_i]
-    overall = metrics(y[test_i], p_test, o_test)
+    r_test = None if record_p is None else record_p[test_i]
+    overall = metrics(y[test_i], p_test, o_test, r_test)
     by = {}
     for group in SUBGROUPS:
         if group not in features_pdf.columns:
             continue
         values = features_pdf[group].iloc[test_i].map(_category).to_numpy()
         by[group] = {v: metrics(y[test_i][values == v], p_test[values == v],
-                                None if o_test is None else o_test[values == v])
+                                None if o_test is None else o_test[values == v],
+                                None if r_test is None else r_test[values == v])
                      for v in sorted(set(values))}
     card = model_card(model=model, selection=selection, margin=margin, overall=overall, by_group=by, as_of=as_of,
                       data_description=data_description, n_rows=len(x), n_train=len(train_i),

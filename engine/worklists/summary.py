@@ -7,7 +7,8 @@ anything outside the file: inline CSS and inline SVG bar charts, each followed b
 Counts only — no patient identifiers leave the CSVs. Worklist and band counts are the operational
 list sizes (the PCN holds the lists themselves); composition counts (IMD quintile, ethnic group) are
 disclosure-controlled like the gap profile: below ``SUPPRESS_BELOW`` (8, zero included) they are
-shown as "<8" and drawn as an empty bar. Every value taken from a file is HTML-escaped. The output is
+shown as "<8" and drawn as an empty bar, and every other count is rounded to the nearest
+``ROUND_TO`` (5), so that two of them cannot be subtracted to reveal a suppressed one. Every value taken from a file is HTML-escaped. The output is
 deterministic: same inputs, same bytes (no clock, fixed orderings).
 """
 from __future__ import annotations
@@ -18,7 +19,9 @@ import math
 import re
 from pathlib import Path
 
-SUPPRESS_BELOW = 8
+from engine.worklists import gap_profile
+
+SUPPRESS_BELOW, ROUND_TO = 8, 5
 QUINTILES = ["1", "2", "3", "4", "5", "unknown"]
 ETHNIC_GROUPS = ["White", "Mixed", "Asian", "Black", "Other", "Unknown"]
 IMD, ETHNIC = "IMD quintile", "ethnic group"
@@ -46,7 +49,7 @@ def esc(value) -> str:
 
 
 def disclose(n: int) -> str:
-    return f"<{SUPPRESS_BELOW}" if n < SUPPRESS_BELOW else str(n)
+    return gap_profile.disclose(n, SUPPRESS_BELOW, ROUND_TO)[0]
 
 
 def quintile(decile: str) -> str:
@@ -96,6 +99,7 @@ def _table(caption: str, header: list[str], rows: list[list[tuple[str, str]]]) -
 def _bar_chart(chart_id: str, title: str, items: list[tuple[str, int]]) -> str:
     """Horizontal bar chart (inline SVG) with a text label on every bar; suppressed bars are empty."""
     label_w, bar_w, row_h, top = 130, 280, 26, 28
+    items = [(label, gap_profile.disclose(n, SUPPRESS_BELOW, ROUND_TO)[1] or 0) for label, n in items]
     shown = [n for _, n in items if n >= SUPPRESS_BELOW]
     peak = max(shown) if shown else 1
     height = top + row_h * len(items) + 6
@@ -154,7 +158,8 @@ def _composition_section(lists) -> str:
             (ETHNIC, "ethnicity_group", ethnic, ETHNIC_GROUPS, "ethnic group"))
     out = ["<h2 id=\"composition\">Who the worklists reach</h2>",
            '<p class="note">People on any worklist (each person counted once) and each worklist\'s make-up. '
-           f"Counts below {SUPPRESS_BELOW} are shown as “&lt;{SUPPRESS_BELOW}” and drawn as an empty bar.</p>"]
+           f"Counts below {SUPPRESS_BELOW} are shown as “&lt;{SUPPRESS_BELOW}” and drawn as an empty bar; other "
+           f"counts are rounded to the nearest {ROUND_TO}.</p>"]
     charts, tables = [], []
     for key, (dim, column, to_group, groups, label) in enumerate(dims):
         per_list: dict[str, dict[str, int]] = {}
@@ -247,6 +252,8 @@ def _model_section(risk: dict | None) -> str:
         def target(ok: bool | None, text: str) -> tuple[str, str]:
             return (esc(text) + ("" if ok is None else " — met" if ok else " — not met"), "")
         rows = [[("AUROC (held out)", ""), (fmt(auc), "n"), ("", "")],
+                *([[("Best AUROC the record allows (generated data)", ""), (fmt(held["record_oracle_auroc"]), "n"),
+                    ("", "")]] if held.get("record_oracle_auroc") is not None else []),
                 [("Oracle AUROC (true probabilities)", ""), (fmt(oracle), "n"),
                  target(None if gap is None else gap <= 0.02,
                         "model within 0.02 of oracle" + ("" if gap is None else f" (gap {gap:.3f})"))],
