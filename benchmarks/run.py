@@ -95,7 +95,9 @@ def main() -> None:
                                "--out", str(work / "out")], work / "run.log")
         manifest = json.loads((work / "out" / "manifest.json").read_text())
         resources = manifest["ingest"]["totals"]["read"]
-        stages = dict(re.findall(r"(ingest|cohort \w+):.*?([\d.]+) s", (work / "run.log").read_text()))
+        log_text = (work / "run.log").read_text()
+        stages = dict(re.findall(r"(ingest|cohort \w+):.*?([\d.]+) s", log_text))
+        stages.update(("risk model (train + score)", s) for s in re.findall(r"risk model ready in ([\d.]+) s", log_text))
         input_mb = manifest["input"]["bytes"] / 2**20
         rows.append((n, resources, input_mb, gen_s, gen_mb, run_s, run_mb, stages))
         print(f"{n} patients: {resources} resources ({input_mb:.0f} MiB); generate {gen_s:.1f} s "

@@ -13,7 +13,9 @@ DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "false",
-    "spark.driver.memory": "4g",
+    # local mode runs every task in the driver JVM: the full pipeline (features, model scoring, nine
+    # cohorts) ran out of execution memory at 100,000 patients with 4g (benchmarks/run.py)
+    "spark.driver.memory": "8g",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
 }

@@ -39,7 +39,7 @@ by design. For each patient in the training population, after the rest of the hi
 7. The record oracle (``record_probability``): the best probability anyone could compute from the
    record, E[p | x, prior history] — ``u`` integrated out over its posterior given the admissions
    written in each of the two prior years (each year's draw has likelihood 1 − q for none, q(1 − q)
-   for one, q² for two, q = sigmoid(eta_static)), by Gauss–Hermite quadrature. The gap between our
+   for one, q² for two, q = sigmoid(eta_static + u)), by Gauss–Hermite quadrature. The gap between our
    model's AUROC and this oracle's is the model's; the rest of the gap to ``oracle_probability`` is
    the unmeasured ``u`` no record holds.
 

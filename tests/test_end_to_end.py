@@ -32,12 +32,15 @@ def read_csv(path):
 
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
+    """The first format trains the risk model on its own last year; the others are given that model
+    (``run --model``), as a scheduled job reusing an artifact would be."""
     base = tmp_path_factory.mktemp("e2e")
     out = {}
     for fmt in FORMATS:
         data = base / fmt / "input"
         generate(data, n_patients=N_PATIENTS, seed=SEED, fmt=fmt, as_of=AS_OF, n_pcns=N_PCNS)
-        manifest = run(spark, data, AS_OF, base / fmt / "out", fmt=fmt)
+        model = None if fmt == FORMATS[0] else base / FORMATS[0] / "out" / "model"
+        manifest = run(spark, data, AS_OF, base / fmt / "out", fmt=fmt, model=model)
         out[fmt] = (data, base / fmt / "out", manifest)
     return out
 
@@ -201,6 +204,19 @@ def test_anticipatory_care_ranked_by_a_model_trained_on_the_input(runs):
         assert keys == sorted(keys)
         assert all(0 <= float(r["risk"]) <= 1 and "predicted 12-month emergency-admission risk" in r["reason"]
                    for r in rows)
+
+
+def test_a_given_model_is_used_not_retrained(runs):
+    _, trained_dir, trained = runs[FORMATS[0]]
+    for fmt in FORMATS[1:]:
+        data, out_dir, manifest = runs[fmt]
+        risk = manifest["risk_model"]
+        assert risk["status"] == f"given: {trained_dir / 'model'}" and not (out_dir / "model").exists()
+        assert risk["held_out"] == trained["risk_model"]["held_out"]
+        # the same population in another format, scored by the same model: the same risks
+        for pcn in manifest["pcns"]:
+            assert read_csv(out_dir / pcn / "anticipatory_care.csv") == \
+                read_csv(trained_dir / pcn / "anticipatory_care.csv")
 
 
 def test_summary_page_per_pcn(runs):

@@ -85,8 +85,7 @@ def train_from_record(record: Record, as_of: dt.date, out_dir: Path, input_path:
                  f"emergency admission from {(index + dt.timedelta(days=1)).isoformat()} to {as_of.isoformat()}"
                  + (f"; source {input_path}" if input_path else ""))
     result = train(pdf.drop(columns=["patient_id"]), "admitted_12m", oracle=oracle, record_oracle=record_oracle,
-                   as_of=index,
-                   data_description=described, seed=seed, out_dir=out_dir)
+                   as_of=index, data_description=described, seed=seed, out_dir=out_dir)
     ev = result.card["evaluation"]
     log.info("risk model: %s, held-out AUROC %s (best from the record %s, oracle %s), calibration slope %s",
              result.model.family, _r(ev.get("auroc")), _r(ev.get("record_oracle_auroc")), _r(ev.get("oracle_auroc")),
