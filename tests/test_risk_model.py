@@ -230,3 +230,11 @@ def test_record_oracle_is_reported_beside_the_oracle_and_never_read_as_a_feature
     md = (tmp_path / "model_card.md").read_text()
     assert "| measure | ours | best from the record | oracle (true probability) |" in md
     assert (f"| AUROC | {ev['auroc']:.3f} | {ev['record_oracle_auroc']:.3f} | {ev['oracle_auroc']:.3f} |") in md
+
+
+def test_card_names_the_feature_date_once(table, tmp_path):
+    train(table, "admitted_12m", oracle="oracle_probability", as_of=dt.date(2026, 3, 31), out_dir=tmp_path / "a",
+          data_description="adults registered on 2026-03-31; features as of that date")
+    train(table, "admitted_12m", as_of=dt.date(2026, 3, 31), out_dir=tmp_path / "b", data_description="a table")
+    assert (tmp_path / "a" / "model_card.md").read_text().count("2026-03-31") == 1
+    assert "- a table, features as of 2026-03-31" in (tmp_path / "b" / "model_card.md").read_text()

@@ -87,7 +87,8 @@ def render_markdown(card: dict) -> str:
     oracles = [(key, title) for key, title in ORACLE_TITLES if f"{key}_auroc" in e]
     lines = [f"# {card['title']}", "", f"**{card['not_qadmissions']}**", "", card["purpose"], "",
              "## Data", "",
-             f"- {d['description'] or 'labelled history'}" + (f", features as of {d['as_of']}" if d["as_of"] else ""),
+             f"- {d['description'] or 'labelled history'}"
+             + (f", features as of {d['as_of']}" if d["as_of"] and d["as_of"] not in (d["description"] or "") else ""),
              f"- {d['rows']} rows: {d['training_rows']} training (of which {d['validation_rows']} validation), "
              f"{d['held_out_rows']} held out; event rate {_num(d['event_rate'])}",
              "", "## Model", "",
