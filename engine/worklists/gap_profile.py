@@ -68,17 +68,18 @@ def rate(listed: int | None, eligible_: int | None) -> float | None:
 
 
 def _eligible_counts(record: Record, as_of: dt.date, min_age: int) -> dict[tuple[str, str, str], int]:
-    """{(pcn, dimension, group): eligible adults} from two Spark aggregations (counts only)."""
+    """{(pcn, dimension, group): eligible adults} from one Spark aggregation (counts only)."""
     decile = F.col("imd_decile")
     people = with_pcn(record, eligible(record, as_of, min_age).select("patient_id", "imd_decile", "ethnicity_group")) \
         .select("pcn_id",
                 F.when(decile.between(1, 10), F.ceil(decile / 2).cast("string")).otherwise(F.lit("unknown")).alias(IMD),
                 F.when(F.col("ethnicity_group").isin(*ETHNIC_GROUPS[:-1]), F.col("ethnicity_group"))
                  .otherwise(F.lit("Unknown")).alias(ETHNIC))
-    counts = {}
-    for dim in (IMD, ETHNIC):
-        for r in people.groupBy("pcn_id", dim).count().collect():
-            counts[(r["pcn_id"], dim, r[dim])] = r["count"]
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in people.groupBy("pcn_id", IMD, ETHNIC).count().collect():      # pcn × 6 × 6 rows at most
+        for dim in (IMD, ETHNIC):
+            key = (r["pcn_id"], dim, r[dim])
+            counts[key] = counts.get(key, 0) + r["count"]
     return counts
 
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 import csv
 import html
 import math
-import re
 from pathlib import Path
 
 from engine.worklists import gap_profile
+from engine.worklists.build import pcn_folder
+from engine.worklists.gap_profile import ETHNIC, ETHNIC_GROUPS, IMD, QUINTILES
 
 SUPPRESS_BELOW, ROUND_TO = 8, 5
-QUINTILES = ["1", "2", "3", "4", "5", "unknown"]
-ETHNIC_GROUPS = ["White", "Mixed", "Asian", "Black", "Other", "Unknown"]
-IMD, ETHNIC = "IMD quintile", "ethnic group"
 INEQUALITIES = "inequalities"
 
 CSS = """
@@ -63,11 +61,6 @@ def quintile(decile: str) -> str:
 def ethnic(group: str) -> str:
     group = (group or "").strip()
     return group if group and group.lower() not in ("unknown", "not stated") else "Unknown"
-
-
-def _folder(pcn) -> str:
-    # the same rule as engine.worklists.build.pcn_folder (kept local: no Spark import for a report)
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", pcn) if pcn else "UNASSIGNED"
 
 
 def _read_csv(path: Path) -> list[dict] | None:
@@ -295,7 +288,7 @@ def write_summaries(out_dir: Path, manifest: dict) -> list[Path]:
     out_dir = Path(out_dir)
     paths = []
     for pcn in manifest.get("pcns") or []:
-        folder = out_dir / _folder(pcn)
+        folder = out_dir / pcn_folder(pcn)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "summary.html"
         path.write_bytes(render(pcn, folder, manifest).encode("utf-8"))
