@@ -1,20 +1,25 @@
-"""``casefind``: generate a population, run the pipeline, run the demo, explain a cohort.
+"""``casefind``: generate a population, ingest, run the pipeline, train, run the demo, explain a cohort.
 
 A problem the user can fix (bad argument, missing input, bad config) is one line on stderr and exit
-status 2; anything unexpected is one line and exit status 1 (set CASEFIND_DEBUG=1 for the trace).
+status 2, found before Spark starts wherever it can be; a failure during the run is one line naming
+its cause (``engine.failures``) and exit status 1 (set CASEFIND_DEBUG=1 for the trace).
 Nothing identifiable is ever printed.
 """
 from __future__ import annotations
 
 import argparse
+import calendar
 import datetime as dt
 import logging
 import os
+import re
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
 
+from engine import __version__
 from engine.config import ConfigError
 
 FORMATS = ("fhir-ndjson", "fhir-bundles", "gp-extract")
@@ -22,10 +27,17 @@ DEMO_AS_OF = dt.date(2026, 3, 31)
 
 
 def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-03-31")
+    year, month, day = map(int, m.groups())
+    if not 1 <= month <= 12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: there is no month {month}")
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: {calendar.month_name[month]} {year} has {days} days")
+    return dt.date(year, month, day)
 
 
 def _positive(text: str) -> int:
@@ -38,46 +50,99 @@ def _positive(text: str) -> int:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="casefind", description="PCN case-finding engine")
-    sub = ap.add_subparsers(dest="command", required=True)
+EXAMPLES = {
+    "generate": "casefind generate --patients 2000 --pcns 2 --format fhir-ndjson --out data/synthetic",
+    "ingest": "casefind ingest --input /data/export-2026-03 --out /data/record-2026-03",
+    "run": "casefind run --input /data/export-2026-03 --as-of 2026-03-31 --out /data/worklists\n"
+           "  casefind run --record /data/record-2026-03 --as-of 2026-03-31 --out /data/worklists --cohorts smr,fh\n"
+           "  CASEFIND_PSEUDO_KEY=... casefind run --input DIR --as-of 2026-03-31 --out DIR --pseudonymise",
+    "train": "casefind train --input /data/export-2026-03 --as-of 2026-03-31 --out /data/model-2026-03",
+    "demo": "casefind demo --dir casefind-demo",
+    "explain": "casefind explain hypertension | less",
+}
 
-    g = sub.add_parser("generate", help="write a deterministic synthetic population and its truth")
-    g.add_argument("--patients", type=_positive, default=5000)
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--format", choices=FORMATS, default="fhir-ndjson")
-    g.add_argument("--out", required=True, type=Path)
-    g.add_argument("--as-of", type=_date, default=DEMO_AS_OF, help="run date the planted cases are relative to")
+
+def _sub(sub, name: str, help_: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _spark_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--master", default=None, metavar="URL",
+                   help="Spark master (default local[*]; under spark-submit, spark-submit's)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="casefind", description="PCN case-finding engine: records in, ranked worklists per PCN out.",
+        epilog="examples:\n" + "\n".join(f"  {EXAMPLES[k]}" for k in ("demo", "run", "explain"))
+               + "\n\n'casefind COMMAND --help' explains each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"casefind {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = _sub(sub, "generate", "write a deterministic synthetic population and its truth")
+    g.add_argument("--patients", type=_positive, default=5000, help="number of patients (default 5000)")
+    g.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same files")
+    g.add_argument("--format", choices=FORMATS, default="fhir-ndjson", help="input layout to write")
+    g.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write (created)")
+    g.add_argument("--as-of", type=_date, default=DEMO_AS_OF, metavar="YYYY-MM-DD",
+                   help="run date the planted cases are relative to")
     g.add_argument("--pcns", type=_positive, default=None, help="number of PCNs (default: one per 40,000 patients)")
 
-    r = sub.add_parser("run", help="ingest records and write ranked worklists per PCN")
-    r.add_argument("--input", required=True, type=Path)
-    r.add_argument("--format", choices=FORMATS, default=None, help="detected from the folder when omitted")
-    r.add_argument("--as-of", required=True, type=_date, help="the run's index date; every window ends on it")
-    r.add_argument("--out", required=True, type=Path)
-    r.add_argument("--master", default=None, help="Spark master (default local[*])")
-    r.add_argument("--cohorts", default=None, help="comma-separated cohort names (default: all)")
-    r.add_argument("--pseudonymise", action="store_true", help="leave NHS number, name and birth date out")
-    r.add_argument("--model", type=Path, default=None,
-                   help="admission-risk model folder from `casefind train` (default: train on this input's last year)")
+    i = _sub(sub, "ingest", "read records into a canonical record (for later 'run --record')")
+    i.add_argument("--input", required=True, type=Path, metavar="DIR",
+                   help="folder (or one file) of FHIR NDJSON, FHIR Bundles or GP-extract tables; never written")
+    i.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+    i.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="folder for canonical/, quarantine/, ingest_report.json (identifiable: owner-only)")
+    _spark_options(i)
 
-    t = sub.add_parser("train", help="fit the 12-month emergency-admission risk model and write its model card")
-    t.add_argument("--input", required=True, type=Path)
-    t.add_argument("--format", choices=FORMATS, default=None, help="detected from the folder when omitted")
-    t.add_argument("--as-of", required=True, type=_date,
+    r = _sub(sub, "run", "evaluate every cohort and write ranked worklists per PCN")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, metavar="DIR",
+                     help="folder (or one file) of FHIR NDJSON, FHIR Bundles or GP-extract tables; never written")
+    src.add_argument("--record", type=Path, metavar="DIR",
+                     help="output folder of an earlier 'casefind ingest' or 'casefind run': no ingest")
+    r.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+    r.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD",
+                   help="the run's index date; every window ends on it")
+    r.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="output folder, replaced only when the run succeeds; never inside or around the input")
+    _spark_options(r)
+    r.add_argument("--cohorts", default=None, metavar="A,B",
+                   help="comma-separated cohort names (default: all; 'casefind explain' lists them)")
+    r.add_argument("--pseudonymise", action="store_true",
+                   help="patient ids as keyed hashes, no NHS number, name or birth date, no canonical record in "
+                        "--out; needs CASEFIND_PSEUDO_KEY or --pseudo-key-file")
+    r.add_argument("--pseudo-key-file", type=Path, default=None, metavar="FILE",
+                   help="file holding the pseudonymisation key (instead of CASEFIND_PSEUDO_KEY)")
+    r.add_argument("--work", type=Path, default=None, metavar="DIR",
+                   help="with --pseudonymise: keep the identifiable canonical record and quarantine here "
+                        "(default: a private temporary folder deleted after the run)")
+    r.add_argument("--model", type=Path, default=None, metavar="DIR",
+                   help="admission-risk model folder from 'casefind train' (default: train on this input's last year)")
+
+    t = _sub(sub, "train", "fit the 12-month emergency-admission risk model and write its model card")
+    t.add_argument("--input", required=True, type=Path, metavar="DIR", help="records to train on; never written")
+    t.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+    t.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD",
                    help="outcomes are admissions in the 12 months up to this date; features a year earlier")
-    t.add_argument("--out", required=True, type=Path, help="artifact folder (model.joblib, model_card.json/.md)")
-    t.add_argument("--master", default=None, help="Spark master (default local[*])")
+    t.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="artifact folder (model.joblib, model_card.json/.md)")
+    _spark_options(t)
 
-    d = sub.add_parser("demo", help="generate ~20k patients over 3 PCNs, run, and say where the worklists are")
-    d.add_argument("--dir", type=Path, default=Path("casefind-demo"))
-    d.add_argument("--patients", type=_positive, default=20000)
-    d.add_argument("--pcns", type=_positive, default=3)
-    d.add_argument("--seed", type=int, default=42)
-    d.add_argument("--master", default=None)
+    d = _sub(sub, "demo", "generate ~20k patients over 3 PCNs, run, and say where the worklists are")
+    d.add_argument("--dir", type=Path, default=Path("casefind-demo"), metavar="DIR",
+                   help="demo folder: input/ is (re)generated, out/ holds the worklists (default casefind-demo)")
+    d.add_argument("--patients", type=_positive, default=20000, help="number of patients (default 20000)")
+    d.add_argument("--pcns", type=_positive, default=3, help="number of PCNs (default 3)")
+    d.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    _spark_options(d)
 
-    e = sub.add_parser("explain", help="print a cohort's rule in plain English with current parameters")
-    e.add_argument("cohort")
+    e = _sub(sub, "explain", "print a cohort's rule in plain English with current parameters")
+    e.add_argument("cohort", help="cohort name: smr, care_home, hypertension, af_undiagnosed, af_anticoagulation, "
+                                  "fh, heart_failure, cancer_safety_netting, anticipatory_care")
     return ap
 
 
@@ -96,15 +161,35 @@ def cmd_generate(args) -> None:
     return summary
 
 
+def _cohort_names(text: str | None) -> list[str] | None:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
+def cmd_ingest(args) -> None:
+    from engine.pipeline import check_run_paths, ingest_record
+    from engine.preflight import check_config
+    check_config()
+    check_run_paths(args.input, args.out)
+    manifest = ingest_record(_spark(args.master), args.input, args.out, fmt=args.format)
+    totals = manifest["ingest"]["totals"]
+    print(f"canonical record: {args.out} ({manifest['ingest']['canonical_rows'].get('patients')} patients; "
+          f"{totals['read']} read, {totals['ingested']} ingested, {totals['quarantined']} quarantined, "
+          f"{totals['skipped']} skipped)")
+
+
 def cmd_run(args) -> None:
-    from engine.pipeline import run
-    cohorts = [c.strip() for c in args.cohorts.split(",")] if args.cohorts else None
-    if not args.input.exists():
-        raise ConfigError(f"input not found: {args.input}")
+    from engine.pipeline import check_run_paths, run
+    from engine.preflight import check_config
+    from engine.pseudonym import Pseudonymiser, load_key
+    cohorts = check_config(_cohort_names(args.cohorts))
+    if (args.work or args.pseudo_key_file) and not args.pseudonymise:
+        raise ConfigError("--work and --pseudo-key-file only apply with --pseudonymise")
     if args.model is not None and not (args.model / "model.joblib").is_file():
         raise ConfigError(f"no model at {args.model} (expected model.joblib from casefind train)")
+    check_run_paths(args.input, args.out, args.record, args.work)
+    pseudonymiser = Pseudonymiser(load_key(args.pseudo_key_file)) if args.pseudonymise else None
     manifest = run(_spark(args.master), args.input, args.as_of, args.out, fmt=args.format, cohorts=cohorts,
-                   pseudonymised=args.pseudonymise, model=args.model)
+                   pseudonymiser=pseudonymiser, model=args.model, record=args.record, work=args.work)
     for name, c in manifest["cohorts"].items():
         print(f"{name}: {c['listed']} patients listed across {len(manifest['pcns'])} PCN folder(s)")
     print(f"worklists and manifest: {args.out}")
@@ -116,7 +201,9 @@ def _fmt(v, digits: int = 2) -> str:
 
 def cmd_demo(args) -> None:
     from engine.pipeline import run
+    from engine.preflight import check_config
     from synthetic_data import generate
+    check_config()
     data, out = args.dir / "input", args.dir / "out"
     if data.exists():
         if not (data / "generator.json").is_file():
@@ -157,6 +244,8 @@ def cmd_train(args) -> None:
     from engine.ingest import ingest
     from engine.record import Record
     from engine.risk.history import train_from_record
+    from engine.preflight import check_config
+    check_config()
     if not args.input.exists():
         raise ConfigError(f"input not found: {args.input}")
     spark = _spark(args.master)
@@ -177,29 +266,45 @@ def cmd_explain(args) -> None:
     print(COHORTS[args.cohort].explain())
 
 
+def _terminated(signum, frame):
+    # SIGTERM (a scheduler's cancel, a cluster manager's kill) unwinds like Ctrl-C, so the partial
+    # output folder and any private work folder are removed on the way out.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    commands = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo, "explain": cmd_explain,
-                "train": cmd_train}
+    logging.getLogger("py4j").setLevel(logging.WARNING)   # its INFO lines are connection chatter
+    commands = {"generate": cmd_generate, "ingest": cmd_ingest, "run": cmd_run, "demo": cmd_demo,
+                "explain": cmd_explain, "train": cmd_train}
+    debug = os.environ.get("CASEFIND_DEBUG") == "1"
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         commands[args.command](args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `casefind explain x | head`: the reader has gone, which is not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        if os.environ.get("CASEFIND_DEBUG") == "1":
+        if debug:
             raise
         print(f"casefind {args.command}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"casefind {args.command}: interrupted", file=sys.stderr)
+        print(f"casefind {args.command}: interrupted; no output was replaced", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 — the one place a run's failure becomes one line
-        if os.environ.get("CASEFIND_DEBUG") == "1":
+        if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"casefind {args.command}: failed: {type(exc).__name__}: {first} "
-              f"(set CASEFIND_DEBUG=1 for the full trace)", file=sys.stderr)
+        from engine.failures import describe
+        print(f"casefind {args.command}: failed: {describe(exc)} (set CASEFIND_DEBUG=1 for the full trace)",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -1,11 +1,14 @@
 """The whole run: ingest → cohorts → ranked worklists per PCN → manifest, written atomically.
 
-Everything goes to a hidden sibling folder first and replaces ``out`` only when the run succeeded,
-so a failed run leaves the last good outputs untouched.
+Two stages that can also run apart: ``ingest_record`` (input → canonical record) and ``run`` with
+``record=`` (an earlier run's canonical record → worklists). Everything goes to a hidden sibling
+folder first and replaces ``out`` only when the run succeeded (``engine.output_folder``).
+
+A pseudonymised run keeps the canonical record and the quarantine (which name every patient) out of
+``out``: they go to ``work`` when given, else to a private temporary folder deleted after the run.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,31 +25,12 @@ from engine.worklists.summary import write_summaries
 from engine.worklists.gap_profile import gap_profile, largest_gaps, write_gap_profile
 from engine.worklists.inequalities import inequalities_worklist, write_inequalities
 from engine.config import ConfigError
+from engine.pseudonym import Pseudonymiser
+from engine.output_folder import atomic_folder, check_paths, is_casefind_output, private_mkdir, private_temp_folder
 from engine.record import Record
 from engine.worklists.build import UNASSIGNED, evaluate, pcn_folder, write_attrition, write_worklists
 
 log = logging.getLogger("casefind")
-
-
-@contextlib.contextmanager
-def atomic_folder(out: Path):
-    out = out.resolve()
-    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise ConfigError(f"output folder {out} exists and is not a casefind output; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _input_summary(path: Path) -> dict:
@@ -94,75 +78,193 @@ def _risk_scores(spark, record: Record, as_of: dt.date, work: Path, input_path: 
                                                 "calibration_slope", "calibration_intercept")}}
 
 
-def run(spark, input_path: str | Path, as_of: dt.date, out: str | Path, fmt: str | None = None,
-        cohorts: list[str] | None = None, pseudonymised: bool = False, model: str | Path | None = None) -> dict:
-    from engine.ingest import detect_format, ingest
+CANONICAL, QUARANTINE, INGEST_REPORT = "canonical", "quarantine", "ingest_report.json"
 
-    input_path, out = Path(input_path), Path(out)
+
+class _Clock:
+    """Elapsed seconds per stage, for the log and the manifest's ``timings_s``."""
+
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, stage: str) -> float:
+        now = time.monotonic()
+        self.timings[stage] = round(now - self.last, 1)
+        self.last = now
+        return self.timings[stage]
+
+
+def _check_input(input_path: Path) -> None:
     if not input_path.exists():
         raise ConfigError(f"input not found: {input_path}")
-    fmt = fmt or detect_format(input_path)
+    if input_path.is_dir() and is_casefind_output(input_path):
+        raise ConfigError(f"{input_path} is a casefind output, not an input; to evaluate its canonical record "
+                          f"use --record {input_path}")
+
+
+def _check_record(record: Path) -> None:
+    if not (record / CANONICAL / "patients").is_dir():
+        raise ConfigError(f"--record {record}: no canonical record there (expected {CANONICAL}/patients/ "
+                          "from casefind ingest or casefind run)")
+
+
+def _ingest(spark, input_path: Path, fmt: str | None, dest: Path, clock: _Clock):
+    from engine.ingest import ingest
+    log.info("ingest: reading %s (%s)", input_path, fmt or "format detected from file names")
+    result = ingest(spark, input_path, fmt, dest)
+    rows, totals = result.report["canonical_rows"], result.report["totals"]
+    canonical_q = sum(n for reasons in result.report.get("canonical_quarantined", {}).values() for n in reasons.values())
+    log.info("ingest: %s patients, %s events, %s medications; %s records quarantined at read and %s at the "
+             "canonical checks; %.1f s", rows.get("patients"), rows.get("events"), rows.get("medications"),
+             totals["quarantined"], canonical_q, clock.lap("ingest"))
+    return result
+
+
+def _write_json(path: Path, data: dict) -> str:
+    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    path.write_text(text + "\n")
+    return text
+
+
+def ingest_record(spark, input_path: str | Path, out: str | Path, fmt: str | None = None) -> dict:
+    """Input → ``<out>/canonical/``, ``<out>/quarantine/``, ``<out>/ingest_report.json`` and a
+    manifest; ``run(record=out)`` evaluates it later without reading the input again."""
+    input_path, out = Path(input_path), Path(out)
+    _check_input(input_path)
+    check_paths(out, {"--input": input_path})
+    clock = _Clock()
+    with atomic_folder(out) as stage:
+        result = _ingest(spark, input_path, fmt, stage, clock)
+        report = {**result.report, "input": str(input_path.resolve()), "quarantine_path": QUARANTINE}
+        _write_json(stage / INGEST_REPORT, report)
+        manifest = {"engine": "casefind", "kind": "canonical record", "input": {**_input_summary(input_path),
+                                                                              "format": report["format"]},
+                    "ingest": report, "versions": _versions(), "timings_s": clock.timings}
+        _write_json(stage / "manifest.json", manifest)
+    log.info("canonical record written to %s", out)
+    return manifest
+
+
+def check_run_paths(input_path: Path | None, out: Path, record: Path | None = None, work: Path | None = None) -> None:
+    """Everything about a run's folders that can be refused before Spark starts."""
+    if record is not None:
+        _check_record(record)
+        inputs = {"--record": record}
+    else:
+        _check_input(input_path)
+        inputs = {"--input": input_path}
+    check_paths(out, inputs, work)
+
+
+def _private_work(work: Path | None) -> tuple[Path, bool]:
+    """(folder for the identifiable working record, whether to delete it after the run)."""
+    if work is not None:
+        return private_mkdir(work), False
+    return private_temp_folder(), True
+
+
+def run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, fmt: str | None = None,
+        cohorts: list[str] | None = None, pseudonymiser: Pseudonymiser | None = None,
+        model: str | Path | None = None, record: str | Path | None = None, work: str | Path | None = None) -> dict:
+    """Evaluate every cohort (or ``cohorts``) as of ``as_of`` and write the outputs to ``out``.
+
+    Reads ``input_path`` (ingesting it) or, with ``record``, the canonical record of an earlier run.
+    """
+    out = Path(out)
+    record_path = Path(record) if record is not None else None
+    input_path = Path(input_path) if input_path is not None else None
+    work = Path(work) if work is not None else None
+    check_run_paths(input_path, out, record_path, work)
     names = cohorts or list(COHORTS)
     unknown = [n for n in names if n not in COHORTS]
     if unknown:
         raise ConfigError(f"unknown cohort(s): {', '.join(unknown)} (known: {', '.join(COHORTS)})")
 
-    with atomic_folder(out) as work:
-        started = time.monotonic()
-        result = ingest(spark, input_path, fmt, work)
-        log.info("ingest: %s patients, %s events, %s quarantined, %.1f s",
-                 result.report["canonical_rows"].get("patients"), result.report["canonical_rows"].get("events"),
-                 result.report["totals"]["quarantined"], time.monotonic() - started)
-        record = Record.from_tables(result.tables)
-        risk_model = _risk_scores(spark, record, as_of, work, input_path, model) \
-            if "anticipatory_care" in names else {"status": "not needed (anticipatory_care not run)"}
+    clock = _Clock()
+    rec = None
+    with atomic_folder(out) as stage:
+        private, delete_private = _private_work(work) if pseudonymiser is not None else (stage, False)
+        try:
+            if record_path is not None:
+                rec = Record.read_parquet(spark, record_path / CANONICAL)
+                report_file = record_path / INGEST_REPORT
+                report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.is_file() else {}
+                source = {"record": str(record_path.resolve()), "format": report.get("format")}
+                log.info("canonical record: %s (no ingest)", record_path)
+                clock.lap("read record")
+            else:
+                result = _ingest(spark, input_path, fmt, private, clock)
+                rec = Record.from_tables(result.tables)
+                report = {**result.report, "input": str(input_path.resolve()),
+                          "quarantine_path": QUARANTINE if pseudonymiser is None else
+                          (str(private / QUARANTINE) if not delete_private else "not kept (pseudonymised run)")}
+                if pseudonymiser is None:
+                    _write_json(stage / INGEST_REPORT, report)
+                source = {**_input_summary(input_path), "format": report["format"]}
+            manifest = _evaluate(spark, rec, as_of, stage, names, pseudonymiser, model,
+                                 input_path if record_path is None else None, clock)
+            manifest = {**manifest, "engine": "casefind", "as_of": as_of.isoformat(), "input": source,
+                        "ingest": report, "pseudonymised": pseudonymiser is not None, "versions": _versions(),
+                        "timings_s": {**clock.timings, "total": round(time.monotonic() - clock.start, 1)}}
+            text = _write_json(stage / "manifest.json", manifest)
+            write_summaries(stage, json.loads(text))
+        finally:
+            if rec is not None:
+                for cached in [rec.scores, *rec.features.values()]:
+                    if cached is not None:
+                        cached.unpersist()
+            if delete_private:
+                shutil.rmtree(private, ignore_errors=True)
+    log.info("worklists for %d PCN(s) written to %s%s in %.1f s", len(manifest["pcns"]), out,
+             " (includes UNASSIGNED)" if UNASSIGNED in manifest["pcns"] else "", time.monotonic() - clock.start)
+    return manifest
 
-        results = []
-        for name in names:
-            t0 = time.monotonic()
-            results.append(evaluate(COHORTS[name], record, as_of))
-            log.info("cohort %s: %d listed, %.1f s", name, len(results[-1].worklist), time.monotonic() - t0)
 
-        pcns = sorted({a["pcn_id"] for r in results for a in r.attrition})
-        manifest = {
-            "engine": "casefind", "as_of": as_of.isoformat(),
-            "input": {**_input_summary(input_path), "format": fmt},
-            # paths inside the work folder are only meaningful relative to the final output
-            "ingest": {**result.report, "input": str(input_path.resolve()), "quarantine_path": "quarantine"},
-            "pcns": pcns, "pseudonymised": pseudonymised,
-            "cohorts": {}, "versions": _versions(), "risk_model": risk_model,
+def _evaluate(spark, record: Record, as_of: dt.date, stage: Path, names: list[str],
+              pseudonymiser: Pseudonymiser | None, model, input_path: Path | None, clock: _Clock) -> dict:
+    """Risk scores, every cohort, the worklists, attrition, gap profile and inequalities → ``stage``;
+    returns the manifest's cohort part."""
+    risk_model = _risk_scores(spark, record, as_of, stage, input_path, model) \
+        if "anticipatory_care" in names else {"status": "not needed (anticipatory_care not run)"}
+    if "anticipatory_care" in names:
+        clock.lap("risk model")
+
+    results = []
+    for i, name in enumerate(names, 1):
+        t0 = time.monotonic()
+        results.append(evaluate(COHORTS[name], record, as_of))
+        log.info("cohort %d/%d %s: %d listed, %.1f s", i, len(names), name, len(results[-1].worklist),
+                 time.monotonic() - t0)
+    clock.lap("cohorts")
+
+    pcns = sorted({a["pcn_id"] for r in results for a in r.attrition})
+    manifest = {"pcns": pcns, "pcn_folders": {p: pcn_folder(p) for p in pcns}, "cohorts": {},
+                "risk_model": risk_model}
+    for r in results:
+        counts = write_worklists(r, stage, pcns, pseudonymiser)
+        wl = r.worklist
+        manifest["cohorts"][r.cohort.name] = {
+            "title": r.cohort.title,
+            "parameters": r.cohort.params(),
+            "listed": int(len(wl)),
+            "by_band": {str(k): int(v) for k, v in sorted(wl["band"].value_counts().items())},
+            "by_pcn": {pcn: counts[pcn] for pcn in pcns},
+            "outputs": [f"{pcn_folder(p)}/{r.cohort.name}.csv" for p in pcns],
         }
-        for r in results:
-            counts = write_worklists(r, work, pcns, pseudonymised)
-            wl = r.worklist
-            manifest["cohorts"][r.cohort.name] = {
-                "title": r.cohort.title,
-                "parameters": r.cohort.params(),
-                "listed": int(len(wl)),
-                "by_band": {str(k): int(v) for k, v in sorted(wl["band"].value_counts().items())},
-                "by_pcn": {pcn: counts[pcn] for pcn in pcns},
-                "outputs": [f"{pcn_folder(p)}/{r.cohort.name}.csv" for p in pcns],
-            }
-        write_attrition(results, work, pcns)
-        # CLINICAL_RULES §9: who the case-finding cohorts reach, and the Core20PLUS worklist.
-        profile = gap_profile(results, record, as_of)
-        write_gap_profile(profile, work, pcns)
-        equity = inequalities_worklist(results, record, as_of)
-        manifest["inequalities"] = {
-            "listed": int(len(equity)),
-            "by_pcn": write_inequalities(equity, work, pcns, pseudonymised),
-            "largest_gaps": {pcn: {f"{r.cohort} by {r.dimension}": r.largest_gap
-                                   for r in largest_gaps(profile[profile["pcn_id"] == pcn]).itertuples()}
-                             for pcn in pcns},
-        }
-        manifest["codelists"] = {name: {"file": Path(path).name, "sha256": _sha256(path)}
-                                 for name, path in sorted(record.codelist_paths.items())}
-        text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
-        (work / "manifest.json").write_text(text + "\n")
-        write_summaries(work, json.loads(text))
-    for cached in [record.scores, *record.features.values()]:
-        if cached is not None:
-            cached.unpersist()
-    log.info("worklists for %d PCN(s) written to %s%s", len(pcns), out,
-             " (includes UNASSIGNED)" if UNASSIGNED in pcns else "")
+    write_attrition(results, stage, pcns)
+    # CLINICAL_RULES §9: who the case-finding cohorts reach, and the Core20PLUS worklist.
+    profile = gap_profile(results, record, as_of)
+    write_gap_profile(profile, stage, pcns)
+    equity = inequalities_worklist(results, record, as_of)
+    manifest["inequalities"] = {
+        "listed": int(len(equity)),
+        "by_pcn": write_inequalities(equity, stage, pcns, pseudonymiser),
+        "largest_gaps": {pcn: {f"{r.cohort} by {r.dimension}": r.largest_gap
+                               for r in largest_gaps(profile[profile["pcn_id"] == pcn]).itertuples()}
+                         for pcn in pcns},
+    }
+    manifest["codelists"] = {name: {"file": Path(path).name, "sha256": _sha256(path)}
+                             for name, path in sorted(record.codelist_paths.items())}
+    log.info("worklists, attrition, gap profile and inequalities written: %.1f s", clock.lap("outputs"))
     return manifest

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from engine.config import ConfigError
-from engine.pipeline import atomic_folder
+from engine.output_folder import atomic_folder
 
 
 def casefind(*args):
@@ -16,7 +16,11 @@ def casefind(*args):
 
 @pytest.mark.parametrize("args,message", [
     (["run", "--input", "no/such/folder", "--as-of", "2026-03-31", "--out", "x"], "input not found: no/such/folder"),
-    (["run", "--input", ".", "--as-of", "31/03/2026", "--out", "x"], "not a date in YYYY-MM-DD form"),
+    (["run", "--input", ".", "--as-of", "31/03/2026", "--out", "x"], "'31/03/2026' is not a date: write it as YYYY-MM-DD"),
+    (["run", "--input", ".", "--as-of", "2026-02-30", "--out", "x"], "'2026-02-30' is not a date: February 2026 has 28 days"),
+    (["run", "--input", ".", "--as-of", "2026-13-01", "--out", "x"], "there is no month 13"),
+    (["run", "--input", ".", "--as-of", "2026-03-31", "--out", "x", "--cohorts", "smr,statins"], "unknown cohort(s): statins"),
+    (["run", "--input", ".", "--as-of", "2026-03-31", "--out", "x", "--work", "w"], "only apply with --pseudonymise"),
     (["generate", "--patients", "0", "--out", "x"], "must be a whole number of at least 1"),
     (["generate", "--format", "hl7v2", "--out", "x"], "invalid choice: 'hl7v2'"),
     (["explain", "statins"], "unknown cohort 'statins'"),
@@ -43,11 +47,11 @@ def test_bad_cohort_config_is_one_line(tmp_path):
 def test_failed_run_leaves_last_good_output(tmp_path):
     out = tmp_path / "out"
     with atomic_folder(out) as work:
-        (work / "manifest.json").write_text("{}")
+        (work / "manifest.json").write_text('{"engine": "casefind"}')
         (work / "good.csv").write_text("first")
     with pytest.raises(RuntimeError):
         with atomic_folder(out) as work:
-            (work / "manifest.json").write_text("{}")
+            (work / "manifest.json").write_text('{"engine": "casefind"}')
             (work / "good.csv").write_text("half-written")
             raise RuntimeError("stage failed")
     assert (out / "good.csv").read_text() == "first"

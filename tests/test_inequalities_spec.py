@@ -13,6 +13,7 @@ from builders import AS_OF, Population, months_ago
 from engine.codes import SNOMED
 from engine.cohorts import COHORTS, af_anticoagulation, af_undiagnosed, cancer_safety_netting, fh, heart_failure, hypertension
 from engine.config import ConfigError
+from engine.pseudonym import Pseudonymiser
 from engine.worklists.build import LEADING, CohortResult
 from engine.worklists.inequalities import (COLUMNS, DEFAULTS, core20, equity_priority, inequalities_worklist,
                                            load_params, write_inequalities)
@@ -203,6 +204,11 @@ def test_written_per_pcn_and_pseudonymised(worklist, tmp_path):
         rows = list(csv.DictReader(fh))
     assert rows[0]["patient_id"] == "hf_core20" and rows[0]["nhs_number"] == "999 000 0018"
     assert rows[0]["core20"] == "true"
-    write_inequalities(worklist, tmp_path / "p", [PCN], pseudonymised=True)
-    header = (tmp_path / "p" / PCN / "inequalities.csv").read_text(encoding="utf-8-sig").splitlines()[0]
-    assert "nhs_number" not in header and "name" not in header.split(",")
+    write_inequalities(worklist, tmp_path / "p", [PCN], Pseudonymiser(b"k" * 16))
+    with (tmp_path / "p" / PCN / "inequalities.csv").open(encoding="utf-8-sig", newline="") as fh:
+        pseudo = list(csv.DictReader(fh))
+    assert not {"nhs_number", "name", "birth_date"} & set(pseudo[0])
+    # the same patient, in the same place, under a keyed hash that is not the id
+    assert len(pseudo[0]["patient_id"]) == 32 and pseudo[0]["patient_id"] != "hf_core20"
+    assert pseudo[0]["patient_id"] == Pseudonymiser(b"k" * 16).patient_id("hf_core20")
+    assert pseudo[0]["patient_id"] != Pseudonymiser(b"j" * 16).patient_id("hf_core20")

@@ -25,19 +25,26 @@ def unit_key(col: Column) -> Column:
     return F.lower(F.regexp_replace(F.trim(col), r"\{[^}]*\}|\s+", ""))
 
 
-def conversion_table(spark: SparkSession, codelist_dir: Path | None = None,
-                     units_file: Path | None = None) -> DataFrame | None:
-    """system, code, _unit_key, _factor, _unit for every accepted (analyte code, unit)."""
+def check_units_file(units_file: Path | None = None, codelist_dir: Path | None = None) -> dict:
+    """analyte → (its spec, its codelist), or a ConfigError naming the file and the analyte."""
     path = Path(units_file) if units_file else conf_dir() / "units.yaml"
-    analytes = read_yaml(path)
-    rows = []
-    for name, spec in analytes.items():
+    checked = {}
+    for name, spec in read_yaml(path).items():
         if not isinstance(spec, dict) or "unit" not in spec or not isinstance(spec.get("accept"), dict):
             raise ConfigError(f"{path}: analyte '{name}' needs 'codelist', 'unit' and an 'accept' mapping")
-        codelist = load_codelist(spec.get("codelist", name), codelist_dir)
         for unit, factor in spec["accept"].items():
             if isinstance(factor, bool) or not isinstance(factor, (int, float)):
                 raise ConfigError(f"{path}: analyte '{name}', unit '{unit}': the multiplier must be a number")
+        checked[name] = (spec, load_codelist(spec.get("codelist", name), codelist_dir))
+    return checked
+
+
+def conversion_table(spark: SparkSession, codelist_dir: Path | None = None,
+                     units_file: Path | None = None) -> DataFrame | None:
+    """system, code, _unit_key, _factor, _unit for every accepted (analyte code, unit)."""
+    rows = []
+    for spec, codelist in check_units_file(units_file, codelist_dir).values():
+        for unit, factor in spec["accept"].items():
             key = re.sub(r"\{[^}]*\}|\s+", "", str(unit)).lower()   # as unit_key() does to the data
             rows += [(r["system"], r["code"], key, float(factor), str(spec["unit"])) for r in codelist.rows]
     if not rows:

@@ -6,6 +6,7 @@ ties always break the same way and the same inputs give byte-identical files.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,21 @@ LEADING = ("rank", "patient_id", "nhs_number", "name", "birth_date", "age", "sex
 TRAILING = ("ethnicity_group", "imd_decile")
 
 
+# Folder names the engine writes itself beside the PCN folders; a PCN id never takes one of them.
+RESERVED_FOLDERS = frozenset({"canonical", "quarantine", "model", "manifest.json", UNASSIGNED.lower()})
+# ODS codes (PCNs are 'U' + 5 digits, practices a letter + 5 digits): upper-case letters and digits.
+_ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
+
+
 def pcn_folder(pcn_id: str | None) -> str:
-    """A safe folder name: PCN codes are 'U' + 5 digits, but the data decides."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", pcn_id) if pcn_id else UNASSIGNED
+    """The folder for a PCN's outputs: the id itself when it is an ODS-style code, otherwise ``_``
+    plus a hash of the id, so that data can never name a path ('..', 'a/b'), an engine folder
+    ('canonical') or two ids the same folder ('U 00001' and 'U/00001')."""
+    if pcn_id is None or pcn_id == UNASSIGNED:
+        return UNASSIGNED
+    if _ODS_CODE.match(pcn_id) and pcn_id.lower() not in RESERVED_FOLDERS:
+        return pcn_id
+    return "_" + hashlib.sha256(pcn_id.encode("utf-8")).hexdigest()[:12]
 
 
 def with_pcn(record: Record, df: DataFrame) -> DataFrame:
@@ -91,17 +104,30 @@ def _ranked_members(cohort: Cohort, record: Record, evaluated: DataFrame, as_of:
     return members.select(*columns).orderBy("pcn_id", "rank").toPandas()
 
 
-def write_worklists(result: CohortResult, out: Path, pcns: list[str], pseudonymised: bool = False) -> dict[str, int]:
+def person_rows(df, columns: list[str], pseudonymiser=None) -> list[list]:
+    """Rows of a worklist frame ready for the CSV: NHS numbers spaced, patient ids pseudonymised
+    when a pseudonymiser is given (the identifying columns are then already left out of ``columns``)."""
+    rows = []
+    for rec in df.to_dict("records"):
+        if "nhs_number" in rec:
+            rec["nhs_number"] = nhs_number(rec.get("nhs_number"))
+        if pseudonymiser is not None:
+            rec["patient_id"] = pseudonymiser.patient_id(rec.get("patient_id"))
+        rows.append([rec[c] for c in columns])
+    return rows
+
+
+def output_columns(columns, pseudonymiser=None) -> list[str]:
+    return [c for c in columns if not (pseudonymiser is not None and c in IDENTIFIABLE_COLUMNS)]
+
+
+def write_worklists(result: CohortResult, out: Path, pcns: list[str], pseudonymiser=None) -> dict[str, int]:
     """<out>/<pcn>/<cohort>.csv for every PCN (header only where nobody is listed)."""
     df = result.worklist
-    columns = [c for c in df.columns if not (pseudonymised and c in IDENTIFIABLE_COLUMNS)]
+    columns = output_columns(df.columns, pseudonymiser)
     counts = {}
     for pcn in pcns:
-        part = df[df["pcn_id"] == pcn]
-        rows = []
-        for rec in part.to_dict("records"):
-            rec["nhs_number"] = nhs_number(rec.get("nhs_number"))
-            rows.append([rec[c] for c in columns])
+        rows = person_rows(df[df["pcn_id"] == pcn], columns, pseudonymiser)
         counts[pcn] = write_csv(out / pcn_folder(pcn) / f"{result.cohort.name}.csv", columns, rows)
     return counts
 

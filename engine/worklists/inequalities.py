@@ -31,8 +31,8 @@ import pandas as pd
 from engine.config import ConfigError, conf_dir, read_yaml
 from engine.query import on_register
 from engine.record import Record
-from engine.worklists.build import IDENTIFIABLE_COLUMNS, LEADING, pcn_folder
-from engine.worklists.csv_file import nhs_number, write_csv
+from engine.worklists.build import LEADING, output_columns, pcn_folder, person_rows
+from engine.worklists.csv_file import write_csv
 
 CONF_FILE = "inequalities.yaml"
 CASE_FINDING = ["hypertension", "af_undiagnosed", "af_anticoagulation", "fh", "heart_failure",
@@ -233,14 +233,11 @@ def inequalities_worklist(results, record: Record, as_of: dt.date, params: dict 
     return df[COLUMNS].reset_index(drop=True)
 
 
-def write_inequalities(df: pd.DataFrame, out: Path, pcns: list[str], pseudonymised: bool = False) -> dict[str, int]:
+def write_inequalities(df: pd.DataFrame, out: Path, pcns: list[str], pseudonymiser=None) -> dict[str, int]:
     """<out>/<pcn>/inequalities.csv for every PCN (header only where nobody is listed)."""
-    columns = [c for c in COLUMNS if not (pseudonymised and c in IDENTIFIABLE_COLUMNS)]
+    columns = output_columns(COLUMNS, pseudonymiser)
     counts = {}
     for pcn in pcns:
-        rows = []
-        for rec in df[df["pcn_id"] == pcn].to_dict("records"):
-            rec["nhs_number"] = nhs_number(rec.get("nhs_number"))
-            rows.append([rec[c] for c in columns])
+        rows = person_rows(df[df["pcn_id"] == pcn], columns, pseudonymiser)
         counts[pcn] = write_csv(out / pcn_folder(pcn) / "inequalities.csv", columns, rows)
     return counts
