@@ -27,10 +27,24 @@ def test_nhs_number_is_spaced_3_3_4():
     assert nhs_number(None) == ""
 
 
-def test_pcn_folder_is_safe():
-    assert pcn_folder("U12345") == "U12345"
-    assert pcn_folder(None) == "UNASSIGNED"
-    assert pcn_folder("../etc") == ".._etc"
+def test_pcn_ids_from_data_never_write_outside_out_or_into_engine_folders(tmp_path):
+    """The defect: pcn_id '..' wrote identifiable worklists into the parent of --out; 'canonical'
+    mixed CSVs into the canonical record; 'U 00001' and 'U/00001' overwrote each other."""
+    import pandas as pd
+
+    from engine.worklists.build import CohortResult, write_worklists
+    from engine.cohorts import COHORTS
+    pcns = ["..", "canonical", "quarantine", "U 00001", "U/00001", "U12345"]
+    worklist = pd.DataFrame({"pcn_id": pcns, "patient_id": [f"p{i}" for i in range(len(pcns))],
+                             "nhs_number": ["9990001234"] * len(pcns)})
+    out = tmp_path / "out"
+    counts = write_worklists(CohortResult(COHORTS["smr"], worklist, []), out, pcns)
+    assert counts == {p: 1 for p in pcns}
+    written = sorted(p for p in tmp_path.rglob("*.csv"))
+    assert len(written) == len(pcns) and all(out in p.parents for p in written)
+    folders = {p.parent.name for p in written}
+    assert len(folders) == len(pcns) and not folders & {"canonical", "quarantine", "..", "out"}
+    assert "U12345" in folders
 
 
 def test_csv_has_bom_one_header_and_crlf(tmp_path):
