@@ -21,9 +21,20 @@ DEFAULTS = {
 }
 
 
+def _submitted_settings() -> set[str]:
+    """Keys spark-submit was given (--conf, --properties-file, --driver-memory ...): they win over
+    the defaults here, or a cluster profile could never change them."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return set()
+    from pyspark import SparkConf, SparkContext
+    SparkContext._ensure_initialized()
+    return {k for k, _ in SparkConf().getAll()}
+
+
 def get_spark(master: str | None = None, app_name: str = "casefind", loopback: bool = False,
-              extra: dict[str, str] | None = None) -> SparkSession:
-    """Build (or reuse) the session. ``loopback`` pins the driver to 127.0.0.1 (tests, laptops)."""
+              extra: dict[str, str] | None = None, java_options: str = "") -> SparkSession:
+    """Build (or reuse) the session. ``loopback`` pins the driver to 127.0.0.1 (tests, laptops);
+    ``java_options`` are added to the driver JVM's options (local mode only: it is started here)."""
     # Executors must run the same interpreter as the driver, or Python workers fail to import us.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -34,12 +45,16 @@ def get_spark(master: str | None = None, app_name: str = "casefind", loopback: b
     conf = dict(DEFAULTS)
     log4j = Path(__file__).resolve().parents[1] / "conf" / "log4j2.properties"
     if log4j.is_file():
-        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+        java_options = f"-Dlog4j2.configurationFile={log4j.as_uri()} {java_options}".strip()
+    if java_options:
+        conf["spark.driver.extraJavaOptions"] = java_options
     if loopback:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
     conf.update(extra or {})
+    for key in _submitted_settings():
+        conf.pop(key, None)
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

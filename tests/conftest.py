@@ -16,7 +16,10 @@ def spark():
 
     session = get_spark(master="local[2]", app_name="casefind-tests", loopback=True,
                         extra={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-                               "spark.driver.memory": "4g"})
+                               "spark.driver.memory": "4g"},
+                        # The suite is thousands of tiny stages in one cold JVM: optimising JIT
+                        # compilation costs more than it saves (conf/spark/local-cluster.conf).
+                        java_options="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     yield session
     session.stop()
 
