@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -27,7 +28,7 @@ from engine.config import ConfigError, conf_dir
 from engine.ingest import columns as C
 from engine.ingest import units
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("casefind.ingest")
 
 DATE_COLUMN = {"events": "date", "medications": "date", "referrals": "date", "encounters": "start"}
 CHILD_TABLES = tuple(DATE_COLUMN)
@@ -135,6 +136,7 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     patients, dup = _one_patient_per_id(patients)
     quarantined.append(dup)
     patients = kept = patients.persist()
+    persisted = [kept]
     known = patients.select(F.col("patient_id").alias("_known"))
 
     for name in CHILD_TABLES:
@@ -149,10 +151,15 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
         df = df.withColumn("_reason", C.first_reason((F.col("_known").isNull(), C.UNKNOWN_PATIENT),
                                                      (F.col(DATE_COLUMN[name]).isNull(), C.NO_DATE),
                                                      (unit_reason.isNotNull(), units.UNKNOWN_UNIT))).drop("_known")
+        # the kept rows are written now and the quarantined ones later: one evaluation serves both
+        df = df.persist()
+        persisted.append(df)
         quarantined.append(df.filter(F.col("_reason").isNotNull()).select(
             F.lit("canonical").alias("stage"), "source_file", F.lit(name).alias("resource_type"),
             F.col("_reason").alias("reason"), F.to_json(F.struct(*cols)).alias("record")))
+        t = time.monotonic()
         df.filter(F.col("_reason").isNull()).select(*cols).write.mode("overwrite").parquet(str(base / name))
+        log.info("ingest: canonical %s written (%.1f s)", name, time.monotonic() - t)
 
     events = spark.read.schema(schema.EVENTS).parquet(str(base / "events"))
     patients = _derive_ethnicity(patients, events, ethnicity_codes(spark, codelist_dir))
@@ -160,7 +167,9 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     if imd is not None:
         patients = patients.drop("imd_decile").join(imd, "lsoa_code", "left")
     pcols = [f.name for f in schema.PATIENTS.fields]
+    t = time.monotonic()
     patients.select(*pcols).write.mode("overwrite").parquet(str(base / "patients"))
+    log.info("ingest: canonical patients written, with ethnicity and IMD (%.1f s)", time.monotonic() - t)
 
     practices = tables["practices"].select(*[f.name for f in schema.PRACTICES.fields])
     registered = spark.read.schema(schema.PATIENTS).parquet(str(base / "patients")) \
@@ -179,4 +188,4 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     quarantine = quarantined[0]
     for q in quarantined[1:]:
         quarantine = quarantine.unionByName(q)
-    return out, quarantine, [kept]
+    return out, quarantine, persisted

@@ -27,11 +27,22 @@ BAD_NUMBER = "bad number"
 BAD_VALUE = "bad value"
 NO_PRACTICE_ID = "no practice id"
 DUPLICATE_ID = "duplicate id"
+# FHIR: two different versions of one resource with nothing (meta.lastUpdated) to tell which is current.
+DUPLICATE_CONFLICT = "duplicate id, same or no meta.lastUpdated"
+UNRESOLVED_REFERENCE = "urn:uuid reference not in its Bundle"
+# A whole file Spark cannot decompress or read; its one quarantine row names it.
+NOT_GZIP = "file named .gz is not gzip (not read)"
+UNREADABLE_FILE = "corrupt or truncated file (not read)"
 
 # Skip reasons (not errors: the record is understood and deliberately not used).
 TYPE_NOT_USED = "resource type not used"
 EXPORT_LOG = "bulk export log line"
+DUPLICATE_COPY = "duplicate id, identical copy"
+DUPLICATE_OLDER = "duplicate id, older meta.lastUpdated"
 NOT_RECORDED = "entered-in-error or cancelled"
+# GP-extract CSV records that cannot be split into the header's columns (quarantined).
+WRONG_FIELD_COUNT = "wrong number of fields"
+BAD_CSV_RECORD = "unreadable CSV record"
 
 def parse_date(col: Column) -> Column:
     """The calendar date written in a FHIR date/dateTime/instant or an ISO extract cell.

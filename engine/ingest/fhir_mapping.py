@@ -8,11 +8,17 @@ read = ingested + quarantined + skipped holds per type by construction.
 
 References are resolved with joins, never Python: ``Patient/<id>`` and absolute URLs ending in
 ``Type/id`` by their last two segments; ``urn:uuid:`` through the fullUrls of the same file's
-Bundle(s) (falling back to the uuid itself); ``#id`` through ``contained``.
+Bundle(s) (falling back to the uuid itself); ``#id`` through ``contained``. A subject that is a
+``urn:uuid:`` in a Bundle, matching no fullUrl there and no patient id, is quarantined as
+``urn:uuid reference not in its Bundle`` (the Bundle lost an entry) rather than ``unknown patient``.
+
+One resource id, one record (``mark_duplicates``): when a type/id occurs more than once, the copy
+with the latest ``meta.lastUpdated`` is mapped; identical copies and older versions are skipped as
+duplicates, and a different version that cannot be ordered (same or no lastUpdated) is quarantined.
 """
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from engine import schema
@@ -33,24 +39,64 @@ PATIENT_EXTRA = ("eth_ext_system", "eth_ext_code")
 
 # --- helpers -----------------------------------------------------------------------------------
 
+DUPLICATE_REASONS = (C.DUPLICATE_COPY, C.DUPLICATE_OLDER, C.DUPLICATE_CONFLICT)
+
+
 def typed(records: DataFrame, rtype: str) -> DataFrame:
     """The resources of one type still to be mapped, parsed with that type's explicit schema."""
     return (records.filter((F.col("resource_type") == rtype) & F.col("outcome").isNull())
-            .select("source_file", "bundle_key", "full_url", "resource_type",
+            .select("source_file", "bundle_key", "full_url", "depth", "resource_type",
                     F.col("resource_id").alias("id"), "json",
                     F.from_json("json", SCHEMAS[rtype]).alias("r")))
 
 
+def _mappable() -> Column:
+    return F.col("outcome").isNull() & F.col("resource_id").isNotNull()
+
+
+def has_duplicate_ids(records: DataFrame) -> bool:
+    return (records.filter(_mappable()).groupBy("resource_type", "resource_id").count()
+            .filter(F.col("count") > 1).limit(1).count() > 0)
+
+
+def mark_duplicates(records: DataFrame) -> DataFrame:
+    """Records with one outcome per duplicated resource_type/resource_id decided (see module doc).
+
+    The winner: latest meta.lastUpdated (none is older than any), then the longest text (the most
+    complete), then a hash of the text, so every run picks the same one. Only mappable records are
+    shuffled; the rest pass through untouched.
+    """
+    ts = F.trim(F.col("last_updated")).try_cast("timestamp")
+    h = F.xxhash64("json")
+    w = Window.partitionBy("resource_type", "resource_id").orderBy(
+        F.col("_ts").desc_nulls_last(), F.length("json").desc(), F.col("_h").desc())
+    c = (records.filter(_mappable()).withColumns({"_ts": ts, "_h": h})
+         .withColumns({"_n": F.row_number().over(w), "_win_ts": F.first("_ts").over(w),
+                       "_win_h": F.first("_h").over(w), "_win_len": F.first(F.length("json")).over(w)}))
+    copy = (F.col("_h") == F.col("_win_h")) & (F.length("json") == F.col("_win_len"))
+    older = F.col("_win_ts").isNotNull() & (F.col("_ts").isNull() | (F.col("_ts") < F.col("_win_ts")))
+    reason = F.when(copy, F.lit(C.DUPLICATE_COPY)).when(older, F.lit(C.DUPLICATE_OLDER)) \
+              .otherwise(F.lit(C.DUPLICATE_CONFLICT))
+    outcome = F.when(copy | older, F.lit("skipped")).otherwise(F.lit("quarantined"))
+    cols = records.columns
+    decided = (c.withColumn("outcome", F.when(F.col("_n") > 1, outcome))
+                .withColumn("reason", F.when(F.col("_n") > 1, reason)).select(*cols))
+    return records.filter(~_mappable()).unionByName(decided)
+
+
 def url_index(records: DataFrame) -> DataFrame:
-    """(bundle_key, full_url) → (t_type, t_id) for every used resource that came with a fullUrl."""
-    return (records.filter(F.col("full_url").isNotNull() & F.col("outcome").isNull())
+    """(bundle_key, full_url) → (t_type, t_id) for every used resource that came with a fullUrl
+    (a duplicate's fullUrl included: its id is the id of the copy that is mapped)."""
+    usable = F.col("outcome").isNull() | F.col("reason").isin(*DUPLICATE_REASONS)
+    return (records.filter(F.col("full_url").isNotNull() & usable)
             .select("bundle_key", F.trim("full_url").alias("full_url"),
                     F.col("resource_type").alias("t_type"), F.col("resource_id").alias("t_id"))
             .dropDuplicates(["bundle_key", "full_url"]))
 
 
 def resolve(df: DataFrame, ref: Column, urls: DataFrame, prefix: str) -> DataFrame:
-    """Add ``<prefix>_type`` and ``<prefix>_id``: the resource a Reference.reference points to."""
+    """Add ``<prefix>_type`` and ``<prefix>_id``: the resource a Reference.reference points to, and
+    ``<prefix>_in_bundle``: false for a urn: reference that matched no fullUrl of its Bundle."""
     key = F.when(C.ref_is_urn(ref), F.trim(ref))
     tmp = f"_{prefix}_key"
     u = urls.select(F.col("bundle_key").alias(f"_{prefix}_bk"), F.col("full_url").alias(f"_{prefix}_fu"),
@@ -60,6 +106,7 @@ def resolve(df: DataFrame, ref: Column, urls: DataFrame, prefix: str) -> DataFra
                  how="left")
     return (df.withColumn(f"{prefix}_type", F.coalesce(F.col(f"_{prefix}_tt"), C.ref_type(ref)))
               .withColumn(f"{prefix}_id", F.coalesce(F.col(f"_{prefix}_ti"), C.ref_id(ref), C.urn_tail(ref)))
+              .withColumn(f"{prefix}_in_bundle", F.col(tmp).isNull() | F.col(f"_{prefix}_tt").isNotNull())
               .drop(tmp, f"_{prefix}_bk", f"_{prefix}_fu", f"_{prefix}_tt", f"_{prefix}_ti"))
 
 
@@ -97,10 +144,12 @@ def _patient_subject(df: DataFrame, urls: DataFrame, patient_ids: DataFrame) -> 
     is_patient_ref = F.col("subj_type").isNull() | (F.col("subj_type") == "Patient")
     df = df.join(known, on=[(F.col("subj_id") == F.col("_known")) & is_patient_ref], how="left")
     has_ref = F.coalesce(F.trim(ref) != "", F.lit(False))
+    dangling = (F.col("depth") > 0) & ~F.col("subj_in_bundle")
     return (df.withColumn("patient_id", F.col("_known"))
               .withColumn("subject_reason", C.first_reason(
                   (~has_ref, C.NO_SUBJECT),
                   (~is_patient_ref, C.SUBJECT_NOT_PATIENT),
+                  (F.col("_known").isNull() & dangling, C.UNRESOLVED_REFERENCE),
                   (F.col("_known").isNull(), C.UNKNOWN_PATIENT)))
               .drop("_known"))
 
@@ -168,7 +217,7 @@ def _org_candidate(df: DataFrame, ref_struct: str, prefix: str, urls: DataFrame,
               | (rtype.isNull() & ident.isNotNull()))
     practice = F.when(is_org, F.coalesce(F.col(f"_{prefix}_ods"), F.col(f"_{prefix}_oid"), ident, F.col(f"{prefix}_id")))
     return df.withColumn(f"{prefix}_practice", practice).drop(f"_{prefix}_oid", f"_{prefix}_ods", f"{prefix}_type",
-                                                              f"{prefix}_id")
+                                                              f"{prefix}_id", f"{prefix}_in_bundle")
 
 
 def map_patients(records: DataFrame, urls: DataFrame, orgs: DataFrame) -> DataFrame:

@@ -30,9 +30,12 @@ PERIOD = struct(start=S, end=S)
 EXTENSION = struct(url=S, valueString=S, valueCode=S, valueBoolean=S, valuePeriod=PERIOD,
                    valueCodeableConcept=CODEABLE, valueCoding=CODING)
 
-# The head of any JSON text: enough to route it, and a Bundle's entries as raw JSON text.
-ENTRY = struct(fullUrl=S, resource=S, request=struct(method=S, url=S), response=struct(status=S))
-HEAD = struct(resourceType=S, id=S, type=S, entry=arr(ENTRY), eventId=S, exportId=S)
+# The head of any JSON text: enough to route it, and a Bundle's entries as raw JSON text. ``meta``,
+# ``request`` and ``response`` are strings so that an odd shape there cannot make a whole Bundle
+# unreadable; ``_corrupt`` is filled by from_json (columnNameOfCorruptRecord) when the text is not JSON.
+CORRUPT = "_corrupt"
+ENTRY = struct(fullUrl=S, resource=S, request=S, response=S)
+HEAD = struct(resourceType=S, id=S, meta=S, type=S, entry=arr(ENTRY), eventId=S, exportId=S, **{CORRUPT: S})
 
 PATIENT = struct(
     id=S, identifier=arr(IDENTIFIER),

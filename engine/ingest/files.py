@@ -1,9 +1,15 @@
 """What is in an input folder: which files are data, which layout they form, which are ignored.
 
-Only file *names* are looked at here (never contents), so this is cheap and safe on any folder.
+Only file *names* (and sizes) are looked at here, so this is cheap and safe on any folder. The one
+file ever opened is a ``manifest.json``, to tell a casefind output (``"engine": "casefind"``) from a
+FHIR bulk-export manifest: a casefind output given as the input is refused, one found in a subfolder
+is never descended into (its canonical record and quarantine would be read as a GP extract and as
+data twice over), and a bulk-export manifest is metadata, listed as ignored.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +24,12 @@ _JSON = re.compile(r"\.json(\.gz)?$", re.I)
 _CSV = re.compile(r"\.csv(\.gz)?$", re.I)
 _PARQUET = re.compile(r"\.parquet$", re.I)
 # JSON files that are metadata, never FHIR data (an npm FHIR package's package.json, the synthetic
-# generator's generator.json summary).
-_NOT_DATA_JSON = {"package.json", ".index.json", "package-lock.json", "generator.json"}
+# generator's generator.json summary, a bulk export's manifest.json or a casefind run's manifest).
+_NOT_DATA_JSON = {"package.json", ".index.json", "package-lock.json", "generator.json", "manifest.json"}
+# A casefind manifest is a few hundred kB at most; a larger manifest.json is someone else's.
+_MANIFEST_MAX_BYTES = 50 * 1024 * 1024
+# Folders a casefind run writes beside its manifest.json.
+_CASEFIND_FOLDERS = ("canonical", "quarantine")
 
 
 @dataclass
@@ -29,24 +39,53 @@ class Inventory:
     json: list[Path] = field(default_factory=list)
     extract: dict[str, list[Path]] = field(default_factory=dict)   # table -> files
     extract_kind: str | None = None                                 # "csv" | "parquet"
-    ignored: list[Path] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)                # files, and casefind output folders
+    empty: list[Path] = field(default_factory=list)                  # zero-byte data files (nothing to read)
 
     def rel(self, path: Path) -> str:
         try:
-            return str(path.relative_to(self.root))
+            rel = str(path.relative_to(self.root))
         except ValueError:
-            return str(path)
+            rel = str(path)
+        return rel + "/" if path.is_dir() else rel
 
 
-def _visible_files(root: Path) -> list[Path]:
-    out = []
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).parts
-        if any(part.startswith((".", "_")) for part in rel):
-            continue   # hidden files, Spark/Hadoop side files (_SUCCESS, .crc)
-        if p.is_file():
-            out.append(p)
-    return out
+def is_casefind_output(folder: Path) -> bool:
+    """True when ``folder`` holds the manifest.json a casefind run or ingest writes."""
+    manifest = folder / "manifest.json"
+    try:
+        if not manifest.is_file() or manifest.stat().st_size > _MANIFEST_MAX_BYTES:
+            return False
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("engine") == "casefind"
+
+
+def _written_by_casefind(folder: Path) -> bool:
+    """``folder`` is a casefind output, or its canonical/ or quarantine/ folder."""
+    return is_casefind_output(folder) or (folder.name in _CASEFIND_FOLDERS and is_casefind_output(folder.parent))
+
+
+def _visible_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """(files, casefind output folders found below ``root``, not entered)."""
+    files, skipped = [], []
+    seen = {os.path.realpath(root)}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            real = os.path.realpath(here / d)
+            if d.startswith((".", "_")) or real in seen:
+                continue   # hidden folders, Spark/Hadoop side folders (_temporary), a symlink loop
+            seen.add(real)
+            if _written_by_casefind(here / d):
+                skipped.append(here / d)
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        files += [here / f for f in filenames if not f.startswith((".", "_"))]   # .crc, _SUCCESS
+    return sorted(p for p in files if p.is_file()), sorted(skipped)
 
 
 def _extract_table(path: Path, root: Path) -> tuple[str, str] | None:
@@ -71,10 +110,13 @@ def inventory(path: str | Path) -> Inventory:
     if not root.exists():
         raise ConfigError(f"input folder not found: {root}")
     if root.is_file():
-        files, root = [root], root.parent
+        files, skipped, root = [root], [], root.parent
     else:
-        files = _visible_files(root)
-    inv = Inventory(root=root)
+        if _written_by_casefind(root):
+            raise ConfigError(f"{root} is a casefind output folder, not an input (its manifest.json was written "
+                              "by casefind); give the folder that holds the FHIR or GP-extract files")
+        files, skipped = _visible_files(root)
+    inv = Inventory(root=root, ignored=list(skipped))
     for f in files:
         table = _extract_table(f, root)
         if table:
@@ -87,6 +129,9 @@ def inventory(path: str | Path) -> Inventory:
             inv.json.append(f)
         else:
             inv.ignored.append(f)
+            continue
+        if f.stat().st_size == 0:
+            inv.empty.append(f)
     return inv
 
 
