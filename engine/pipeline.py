@@ -109,10 +109,10 @@ def _check_record(record: Path) -> None:
                           "from casefind ingest or casefind run)")
 
 
-def _ingest(spark, input_path: Path, fmt: str | None, dest: Path, clock: _Clock):
+def _ingest(spark, input_path: Path, fmt: str | None, dest: Path, clock: _Clock, as_of: dt.date | None = None):
     from engine.ingest import ingest
     log.info("ingest: reading %s (%s)", input_path, fmt or "format detected from file names")
-    result = ingest(spark, input_path, fmt, dest)
+    result = ingest(spark, input_path, fmt, dest, as_of=as_of)
     rows, totals = result.report["canonical_rows"], result.report["totals"]
     canonical_q = sum(n for reasons in result.report.get("canonical_quarantined", {}).values() for n in reasons.values())
     log.info("ingest: %s patients, %s events, %s medications; %s records quarantined at read and %s at the "
@@ -194,7 +194,7 @@ def run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, f
                 log.info("canonical record: %s (no ingest)", record_path)
                 clock.lap("read record")
             else:
-                result = _ingest(spark, input_path, fmt, private, clock)
+                result = _ingest(spark, input_path, fmt, private, clock, as_of)
                 rec = Record.from_tables(result.tables)
                 report = {**result.report, "input": str(input_path.resolve()),
                           "quarantine_path": QUARANTINE if pseudonymiser is None else

@@ -64,3 +64,24 @@ def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path):
         with atomic_folder(tmp_path):
             pass
     assert (tmp_path / "precious.txt").exists()
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`casefind explain smr | head -1`: the reader leaves early; no 'failed: BrokenPipeError'."""
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "explain", "smr"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()   # the reader has gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "BrokenPipe" not in err and "failed" not in err
+
+
+def test_help_has_a_line_per_option_and_an_example_and_version_is_given():
+    res = casefind("run", "--help")
+    assert res.returncode == 0
+    for option in ("--input DIR", "--record DIR", "--out DIR", "--as-of YYYY-MM-DD", "--pseudonymise", "--work DIR"):
+        line = next(l for l in res.stdout.splitlines() if l.strip().startswith(option))
+        assert len(line.strip()) > len(option) or option == "--pseudonymise"
+    assert "example:\n  casefind run --input" in res.stdout
+    version = casefind("--version")
+    assert version.returncode == 0 and version.stdout.startswith("casefind ")
