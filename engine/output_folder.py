@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from engine.config import ConfigError
+from engine.ingest.files import is_casefind_output
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 WORK_PREFIX = "casefind-work-"
@@ -56,16 +56,6 @@ def check_paths(out: Path, inputs: dict[str, Path], work: Path | None = None) ->
     if work is not None and _within(targets["--work"], out_r):
         raise ConfigError(f"--work {targets['--work']} is inside --out {out_r}: the working record must stay out of "
                           "the outputs")
-
-
-def is_casefind_output(folder: Path) -> bool:
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
-        return False
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("engine") == "casefind"
-    except (ValueError, OSError, AttributeError):
-        return False
 
 
 def _alive(pid: int) -> bool:
