@@ -309,5 +309,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _stop_spark() -> None:
+    # Stop the application before the interpreter exits: otherwise the JVM's shutdown races the
+    # standalone workers, which then log a failed relaunch per executor and mark the application
+    # FAILED in the master although the run succeeded.
+    from pyspark.sql import SparkSession
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        try:
+            session.stop()
+        except Exception:  # noqa: BLE001 — the run's status is decided; a JVM already gone needs no stop
+            pass
+
+
+def run_job(command: str, argv: list[str], conf: Path) -> int:
+    """What a spark-submit entry point in ``jobs/`` runs: ``casefind COMMAND ARGV`` with ``conf`` as
+    the configuration folder unless CASEFIND_CONF names one (with --py-files the driver imports the
+    engine from the zip, beside which there is no conf/), then the Spark application stopped."""
+    os.environ.setdefault("CASEFIND_CONF", str(conf))
+    try:
+        return main([command, *argv])
+    finally:
+        _stop_spark()
+
+
 if __name__ == "__main__":
     sys.exit(main())

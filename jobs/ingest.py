@@ -8,32 +8,10 @@ Takes the same arguments as ``casefind ingest`` and writes ``RECORD_DIR/canonica
 (Parquet), ``quarantine/``, ``ingest_report.json`` and ``manifest.json``; ``jobs/worklists.py
 --record RECORD_DIR`` evaluates it later. Under spark-submit the master comes from spark-submit.
 """
-import os
 import sys
 from pathlib import Path
 
-# With --py-files the driver imports the engine from the zip, where the engine's default conf/
-# (beside the package) does not exist: read this checkout's unless CASEFIND_CONF says otherwise.
-os.environ.setdefault("CASEFIND_CONF", str(Path(__file__).resolve().parents[1] / "conf"))
-
-from engine.cli import main  # noqa: E402
-
-
-def _stop_spark() -> None:
-    # Stop the application before the interpreter exits: otherwise the JVM's shutdown races the
-    # standalone workers, which then log a failed relaunch per executor and mark the application
-    # FAILED in the master although the run succeeded.
-    from pyspark.sql import SparkSession
-    session = SparkSession.getActiveSession()
-    if session is not None:
-        try:
-            session.stop()
-        except Exception:  # noqa: BLE001 — the run's status is decided; a JVM already gone needs no stop
-            pass
+from engine.cli import run_job
 
 if __name__ == "__main__":
-    try:
-        status = main(["ingest", *sys.argv[1:]])
-    finally:
-        _stop_spark()
-    sys.exit(status)
+    sys.exit(run_job("ingest", sys.argv[1:], Path(__file__).resolve().parents[1] / "conf"))
