@@ -157,6 +157,14 @@ def check_run_paths(input_path: Path | None, out: Path, record: Path | None = No
     check_paths(out, inputs, work)
 
 
+def without_file_names(report: dict) -> dict:
+    """The ingest report with its lists of file names reduced to counts: some exports name files
+    after patients (Synthea's Bundles are ``Given_Family_<id>.json``)."""
+    files = report.get("files", {})
+    return {**report, "files": {k: v if k == "read" else len(v) if isinstance(v, (list, dict)) else v
+                                for k, v in files.items()}}
+
+
 def _private_work(work: Path | None) -> tuple[Path, bool]:
     """(folder for the identifiable working record, whether to delete it after the run)."""
     if work is not None:
@@ -201,6 +209,8 @@ def run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, f
                           (str(private / QUARANTINE) if not delete_private else "not kept (pseudonymised run)")}
                 if pseudonymiser is None:
                     _write_json(stage / INGEST_REPORT, report)
+                else:
+                    report = without_file_names(report)
                 source = {**_input_summary(input_path), "format": report["format"]}
             manifest = _evaluate(spark, rec, as_of, stage, names, pseudonymiser, model,
                                  input_path if record_path is None else None, clock)

@@ -267,3 +267,11 @@ def test_an_input_that_is_one_file_is_read_and_its_folder_is_never_the_output(sp
         check_paths(tmp_path, {"--input": one})
     result = ingest(spark, one, None, tmp_path / "rec")
     assert result.report["canonical_rows"]["patients"] == len(people(population))
+
+
+def test_a_pseudonymised_manifest_counts_files_without_naming_them():
+    from engine.pipeline import without_file_names
+    report = {"totals": {"read": 3}, "files": {"read": {"json": 2}, "ignored": ["Aaron697_Brekke496_1.json"],
+                                               "invalid_utf8": {"Bea_Smith_2.json": 1}, "empty": []}}
+    assert without_file_names(report) == {"totals": {"read": 3},
+                                          "files": {"read": {"json": 2}, "ignored": 1, "invalid_utf8": 1, "empty": 0}}
