@@ -67,6 +67,10 @@ def _sub(sub, name: str, help_: str) -> argparse.ArgumentParser:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _format_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+
+
 def _spark_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--master", default=None, metavar="URL",
                    help="Spark master (default local[*]; under spark-submit, spark-submit's)")
@@ -93,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
     i = _sub(sub, "ingest", "read records into a canonical record (for later 'run --record')")
     i.add_argument("--input", required=True, type=Path, metavar="DIR",
                    help="folder (or one file) of FHIR NDJSON, FHIR Bundles or GP-extract tables; never written")
-    i.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+    _format_option(i)
     i.add_argument("--out", required=True, type=Path, metavar="DIR",
                    help="folder for canonical/, quarantine/, ingest_report.json (identifiable: owner-only)")
     _spark_options(i)
@@ -104,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
                      help="folder (or one file) of FHIR NDJSON, FHIR Bundles or GP-extract tables; never written")
     src.add_argument("--record", type=Path, metavar="DIR",
                      help="output folder of an earlier 'casefind ingest' or 'casefind run': no ingest")
-    r.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+    _format_option(r)
     r.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD",
                    help="the run's index date; every window ends on it")
     r.add_argument("--out", required=True, type=Path, metavar="DIR",
@@ -125,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
 
     t = _sub(sub, "train", "fit the 12-month emergency-admission risk model and write its model card")
     t.add_argument("--input", required=True, type=Path, metavar="DIR", help="records to train on; never written")
-    t.add_argument("--format", choices=FORMATS, default=None, help="input layout (detected from file names)")
+    _format_option(t)
     t.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD",
                    help="outcomes are admissions in the 12 months up to this date; features a year earlier")
     t.add_argument("--out", required=True, type=Path, metavar="DIR",
