@@ -1,12 +1,13 @@
 """Configuration: ``conf/pipeline.yaml``, per-cohort parameters, and one error type for bad config.
 
-Cohort parameters have their defaults in the cohort's code (the clinical rules) and may be
-overridden in ``conf/cohorts/<cohort>.yaml`` or by a run's ``--conf`` folder. An unknown key is an
-error, not a silent no-op, so a typo in a threshold name cannot go unnoticed.
+A parameter has one home: its YAML file (``conf/cohorts/<cohort>.yaml``, ``conf/facts.yaml``). Code
+declares only what each may hold (``Param``); an unknown, missing, wrong-typed or out-of-range value
+is an error naming the file and key, so a typo in a threshold cannot go unnoticed.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,31 +44,77 @@ def pipeline_config() -> dict:
     return read_yaml(conf_dir() / "pipeline.yaml")
 
 
-def cohort_params(cohort: str, defaults: dict[str, Any], overrides: dict | None = None) -> dict[str, Any]:
-    """Defaults from code, then ``conf/cohorts/<cohort>.yaml``, then explicit overrides."""
-    params = dict(defaults)
-    for source, values in ((f"conf/cohorts/{cohort}.yaml", read_yaml(conf_dir() / "cohorts" / f"{cohort}.yaml")),
-                           ("overrides", overrides or {})):
-        for key, value in values.items():
-            if key not in defaults:
-                raise ConfigError(f"{source}: unknown parameter '{key}' for cohort {cohort} "
-                                  f"(known: {', '.join(sorted(defaults))})")
-            params[key] = _checked(cohort, source, key, defaults[key], value)
+@dataclass(frozen=True)
+class Param:
+    """What a parameter may hold; its value lives only in its YAML file."""
+    kind: str                     # "int", "number", "str", "list[str]", "list[int]"
+    low: float | None = None      # inclusive bounds for numbers (and list[int] items)
+    high: float | None = None
+
+
+def _ok(spec: Param, value: Any) -> bool:
+    def number(v, integer=False):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+            return False
+        return (spec.low is None or v >= spec.low) and (spec.high is None or v <= spec.high)
+    if spec.kind == "int":
+        return number(value, integer=True)
+    if spec.kind == "number":
+        return number(value)
+    if spec.kind == "str":
+        return isinstance(value, str) and value != ""
+    if spec.kind == "list[str]":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if spec.kind == "list[int]":
+        return isinstance(value, list) and all(number(v, integer=True) for v in value)
+    raise AssertionError(f"unknown parameter kind {spec.kind}")
+
+
+def _expected(spec: Param) -> str:
+    kind = {"int": "a whole number", "number": "a number", "str": "text", "list[str]": "a list of text",
+            "list[int]": "a list of whole numbers"}[spec.kind]
+    bounds = [f"≥ {spec.low:g}" if spec.low is not None else "", f"≤ {spec.high:g}" if spec.high is not None else ""]
+    bounds = " and ".join(b for b in bounds if b)
+    return f"{kind}{' ' + bounds if bounds else ''}"
+
+
+def load_params(path: Path, schema: dict[str, Param], overrides: dict | None = None) -> dict[str, Any]:
+    """The parameters in ``path`` (every key of ``schema``, nothing else), then ``overrides``.
+
+    Unknown, missing, wrong-typed or out-of-range values raise ConfigError naming the file and key."""
+    values = read_yaml(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    params: dict[str, Any] = {}
+    for source, given in ((str(path), values), ("overrides", overrides or {})):
+        for key, value in given.items():
+            if key not in schema:
+                raise ConfigError(f"{source}: unknown parameter '{key}' (known: {', '.join(sorted(schema))})")
+            if not _ok(schema[key], value):
+                raise ConfigError(f"{source}: parameter '{key}' must be {_expected(schema[key])}, got {value!r}")
+            params[key] = value
+    missing = [k for k in schema if k not in params]
+    if missing:
+        raise ConfigError(f"{path}: missing parameter(s) {', '.join(missing)}")
     return params
 
 
-def _checked(cohort: str, source: str, key: str, default: Any, value: Any) -> Any:
-    """The override, if it has the default's type (a threshold may be int or float)."""
-    number = (int, float)
-    if isinstance(default, number) and not isinstance(default, bool):
-        ok = isinstance(value, number) and not isinstance(value, bool)
-        kind = "a number"
-    elif isinstance(default, list):
-        ok = isinstance(value, list) and all(isinstance(v, type(default[0])) for v in value) if default else isinstance(value, list)
-        kind = "a list"
-    else:
-        ok = isinstance(value, type(default))
-        kind = type(default).__name__
-    if not ok:
-        raise ConfigError(f"{source}: parameter '{key}' for cohort {cohort} must be {kind}, got {value!r}")
-    return value
+def cohort_params(cohort: str, schema: dict[str, Param], overrides: dict | None = None) -> dict[str, Any]:
+    """``conf/cohorts/<cohort>.yaml``, checked against the cohort's declared parameters."""
+    return load_params(conf_dir() / "cohorts" / f"{cohort}.yaml", schema, overrides)
+
+
+FACT_PARAMS = {
+    "care_home_types": Param("list[str]"),
+    "dlcn_ldl_8_points_above": Param("number", 0, 30),
+    "dlcn_ldl_5_points_from": Param("number", 0, 30),
+    "dlcn_ldl_3_points_from": Param("number", 0, 30),
+    "dlcn_ldl_1_point_from": Param("number", 0, 30),
+    "dlcn_premature_age_men": Param("int", 0, 120),
+    "dlcn_premature_age_women": Param("int", 0, 120),
+}
+
+
+def load_facts_params() -> dict[str, Any]:
+    """``conf/facts.yaml``: the few choices a fact itself depends on (care-home types, DLCN thresholds)."""
+    return load_params(conf_dir() / "facts.yaml", FACT_PARAMS)

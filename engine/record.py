@@ -23,9 +23,7 @@ class Record:
     codelist_dir: Path | None = None
     _codes: dict = field(default_factory=dict, repr=False)
     codelist_paths: dict = field(default_factory=dict, repr=False)   # name → file, for the manifest
-    # patient_id, risk, top_factors from the admission-risk model (engine/risk), when the run has one
-    scores: DataFrame | None = field(default=None, repr=False)
-    features: dict = field(default_factory=dict, repr=False)   # as_of → patient features, when computed
+    facts: dict = field(default_factory=dict, repr=False)   # as_of → cached patient facts (engine.features.facts)
 
     @property
     def spark(self) -> SparkSession:

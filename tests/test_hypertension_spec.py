@@ -9,6 +9,7 @@ import pytest
 from builders import (AS_OF, BMI, CHD, DIABETES, EGFR, HOME_SYS, HYPERTENSION, HYPERTENSION_RESOLVED,
                       PAD, PALLIATIVE, PREGNANT, STROKE, Population, months_ago)
 from engine.cohorts.hypertension import COHORT
+from spec import evaluate
 from engine.config import ConfigError
 
 RECENT = months_ago(2)
@@ -335,7 +336,7 @@ def build(overrides: dict | None = None, cases=CASES):
 
 @pytest.fixture(scope="module")
 def listed(spark):
-    rows = COHORT.evaluate(build().record(spark), AS_OF).where("member").collect()
+    rows = evaluate(COHORT, build().record(spark), AS_OF).where("member").collect()
     return {r["patient_id"]: r.asDict() for r in rows}
 
 
@@ -376,12 +377,12 @@ def test_evidence_is_json_with_the_reading(listed):
 
 def test_every_rule_flag_true_for_members(listed):
     for row in listed.values():
-        assert all(row[r.column] for r in COHORT.rules)
+        assert all(row[c.name] for c in COHORT.criteria)
 
 
 def test_threshold_is_a_parameter(spark):
     chosen = {k: CASES[k] for k in ("clinic_137_80", "clinic_139_89", "home_134_84")}
-    rows = COHORT.evaluate(build(cases=chosen).record(spark), AS_OF,
+    rows = evaluate(COHORT, build(cases=chosen).record(spark), AS_OF,
                            overrides={"clinic_stage1_systolic": 135, "home_stage1_diastolic": 84}).where("member")
     got = {r["patient_id"]: r["band"] for r in rows.collect()}
     assert got == {"clinic_137_80": S1, "clinic_139_89": S1, "home_134_84": S1}

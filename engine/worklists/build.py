@@ -14,8 +14,10 @@ from pathlib import Path
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from engine.cohorts.base import Cohort
-from engine.query import age_at
+from engine.cohorts.declaration import Cohort
+from engine.cohorts.render import evaluate as render
+from engine.features.facts import patient_facts
+from engine.features.rows import age_on, lit_date
 from engine.record import Record
 from engine.worklists.csv_file import nhs_number, write_csv
 
@@ -43,45 +45,41 @@ def pcn_folder(pcn_id: str | None) -> str:
     return "_" + hashlib.sha256(pcn_id.encode("utf-8")).hexdigest()[:12]
 
 
-def with_pcn(record: Record, df: DataFrame) -> DataFrame:
-    practices = F.broadcast(record.practices.select("practice_id", "pcn_id").dropDuplicates(["practice_id"]))
-    people = record.patients.select("patient_id", "practice_id").join(practices, "practice_id", "left")
-    return df.join(people, "patient_id", "left").withColumn(
-        "pcn_id", F.coalesce(F.col("pcn_id"), F.lit(UNASSIGNED)))
-
-
 @dataclass
 class CohortResult:
     cohort: Cohort
     worklist: "object"           # pandas DataFrame of members, ranked within PCN
     attrition: list[dict]        # one row per (pcn, step)
+    params: dict | None = None
 
 
-def evaluate(cohort: Cohort, record: Record, as_of: dt.date, overrides: dict | None = None) -> CohortResult:
-    evaluated = with_pcn(record, cohort.evaluate(record, as_of, overrides)).cache()
+def evaluate(cohort: Cohort, record: Record, as_of: dt.date, overrides: dict | None = None,
+             inputs: dict[str, DataFrame] | None = None) -> CohortResult:
+    params = cohort.params(overrides)
+    evaluated = render(cohort, patient_facts(record, as_of), as_of, params, inputs).cache()
     try:
-        attrition = _attrition(cohort, evaluated, cohort.rule_labels(cohort.params(overrides)))
+        attrition = _attrition(cohort, evaluated, cohort.rule_labels(params))
         worklist = _ranked_members(cohort, record, evaluated, as_of)
     finally:
         evaluated.unpersist()
-    return CohortResult(cohort, worklist, attrition)
+    return CohortResult(cohort, worklist, attrition, params)
 
 
 def _attrition(cohort: Cohort, evaluated: DataFrame, labels: list[str]) -> list[dict]:
-    """How many eligible patients pass each rule in turn, per PCN: one aggregation."""
+    """How many eligible patients pass each criterion in turn, per PCN: one aggregation."""
     passed, aggs = F.lit(True), [F.count("*").alias("eligible")]
-    for rule in cohort.rules:
-        passed = passed & F.coalesce(F.col(rule.column), F.lit(False))
-        aggs.append(F.sum(passed.cast("int")).alias(rule.column))
+    for c in cohort.criteria:
+        passed = passed & F.col(c.name)
+        aggs.append(F.sum(passed.cast("int")).alias(c.name))
     rows = evaluated.groupBy("pcn_id").agg(*aggs).orderBy("pcn_id").collect()
     out = []
     for r in rows:
         out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": 0, "rule": "eligible",
                     "description": "Registered and alive on the run date, meeting the cohort's age rule",
                     "patients": r["eligible"]})
-        for i, (rule, label) in enumerate(zip(cohort.rules, labels), 1):
-            out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": i, "rule": rule.column,
-                        "description": label, "patients": r[rule.column] or 0})
+        for i, (c, label) in enumerate(zip(cohort.criteria, labels), 1):
+            out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": i, "rule": c.name,
+                        "description": label, "patients": r[c.name] or 0})
     return out
 
 
@@ -91,14 +89,14 @@ def _ranked_members(cohort: Cohort, record: Record, evaluated: DataFrame, as_of:
     order.append(F.col("patient_id").asc())
     people = record.patients.select(
         "patient_id", "nhs_number", "given_name", "family_name", "birth_date", "sex",
-        "ethnicity_group", "imd_decile", age_at(F.col("birth_date"), as_of).alias("age"))
+        "ethnicity_group", "imd_decile", age_on(F.col("birth_date"), lit_date(as_of)).alias("age"))
     # The worklist's person columns come from patients; a cohort's own copy (e.g. age) gives way.
     clash = [c for c in people.columns if c != "patient_id" and c in evaluated.columns]
     members = (evaluated.where("member").drop(*clash)
                .join(people, "patient_id", "left")
                .withColumn("rank", F.row_number().over(Window.partitionBy("pcn_id").orderBy(*order)))
                .withColumn("name", F.concat_ws(", ", F.upper(F.col("family_name")), F.col("given_name"))))
-    rule_cols = [r.column for r in cohort.rules]
+    rule_cols = [c.name for c in cohort.criteria]
     columns = list(dict.fromkeys([*LEADING, *cohort.columns, *TRAILING, *rule_cols, "evidence"]))
     # Members of one cohort are a small table: the final per-PCN write is the one place it is collected.
     return members.select(*columns).orderBy("pcn_id", "rank").toPandas()

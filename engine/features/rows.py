@@ -1,0 +1,123 @@
+"""Reading the per-patient row arrays of the facts table (``engine.features.facts``).
+
+Every coded fact is kept as an array of the patient's rows, sorted by date, so a rule's window is
+applied when the rule is evaluated, not when the facts are built: one facts table serves every
+window a cohort or a sweep asks for. These helpers are the vocabulary cohorts use over those arrays,
+each a plain Spark column expression (no join, no shuffle).
+
+A row of an ``ev_*`` array: date, status ('active' or 'resolved'), value, code, term, tag (the
+codelist's extra column: signal, type, site, ...), source_id. ``rx_*``: date, code, term, tag,
+source_id. ``ref_*``: date, code, term, tag, source_id, outcome_date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+
+def lit_date(day: dt.date) -> Column:
+    return F.lit(day.isoformat()).cast("date")
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar arithmetic for window starts (31 March − 1 month → 28/29 February)."""
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _col(rows: str | Column) -> Column:
+    return F.col(rows) if isinstance(rows, str) else rows
+
+
+def where(rows: str | Column, since: dt.date | Column | None = None, status: str | None = "active",
+          valued: bool = False, until: Column | None = None) -> Column:
+    """The rows dated on or after ``since`` (and on or before ``until``) with the given status
+    ('active', 'resolved'; None: either); only rows with a value when ``valued``."""
+    start = lit_date(since) if isinstance(since, dt.date) else since
+
+    def keep(x):
+        cond = F.lit(True)
+        if status is not None:
+            cond = cond & (x["status"] == status)
+        if start is not None:
+            cond = cond & (x["date"] >= start)
+        if until is not None:
+            cond = cond & (x["date"] <= until)
+        if valued:
+            cond = cond & x["value"].isNotNull()
+        return cond
+    return F.filter(_col(rows), keep)
+
+
+def last_date(rows: str | Column, since: dt.date | Column | None = None, status: str | None = "active") -> Column:
+    """The latest date among the rows with that status (null when none)."""
+    return F.array_max(F.transform(where(rows, since, status), lambda x: x["date"]))
+
+
+def first_date(rows: str | Column, since: dt.date | None = None, status: str | None = "active") -> Column:
+    """The earliest date among the rows with that status (null when none)."""
+    return F.array_min(F.transform(where(rows, since, status), lambda x: x["date"]))
+
+
+def latest(rows: str | Column, *keys: str) -> Column:
+    """The latest row (a struct of date, then ``keys``, then the row): date first, ties broken by
+    the highest of each key in turn. Null when there are none."""
+    return F.array_max(F.transform(_col(rows), lambda x: F.struct(
+        x["date"].alias("date"), *[x[k].alias(f"_k{i}") for i, k in enumerate(keys)], x.alias("row"))))
+
+
+def latest_value(rows: str | Column, since: dt.date | None = None) -> Column:
+    """struct(date, value) of the latest active row with a value; on one day the highest value."""
+    return F.array_max(F.transform(where(rows, since, valued=True),
+                                   lambda x: F.struct(x["date"].alias("date"), x["value"].alias("value"))))
+
+
+def highest_value(rows: str | Column) -> Column:
+    """struct(value, date) of the highest active value (its latest date on a tie)."""
+    return F.array_max(F.transform(where(rows, valued=True),
+                                   lambda x: F.struct(x["value"].alias("value"), x["date"].alias("date"))))
+
+
+def count_distinct(rows: str | Column, field: str = "source_id") -> Column:
+    """How many distinct ``field`` values the rows hold (0 when none)."""
+    return F.size(F.array_distinct(F.transform(_col(rows), lambda x: x[field])))
+
+
+def days(dates: str | Column, since: dt.date | Column | None = None) -> Column:
+    """The dates of an array of dates on or after ``since``."""
+    start = lit_date(since) if isinstance(since, dt.date) else since
+    arr = _col(dates)
+    return arr if start is None else F.filter(arr, lambda d: d >= start)
+
+
+def medicines_since(since: dt.date) -> Column:
+    """Distinct medicines issued on or after ``since`` (``rx_issues``: one medicine per issue, its
+    smallest (system, code), so a dual-coded issue counts once)."""
+    return F.size(F.array_distinct(F.transform(F.filter(F.col("rx_issues"), lambda x: x["date"] >= lit_date(since)),
+                                               lambda x: x["medicine"])))
+
+
+def age_on(birth: Column, day: Column) -> Column:
+    """Whole years completed on ``day``: the birthday itself counts; someone born on 29 February
+    has their birthday on 1 March in other years."""
+    before_birthday = (F.month(day) < F.month(birth)) | \
+        ((F.month(day) == F.month(birth)) & (F.dayofmonth(day) < F.dayofmonth(birth)))
+    return (F.year(day) - F.year(birth) - F.when(before_birthday, 1).otherwise(0)).cast("int")
+
+
+def number_text(col: Column) -> Column:
+    """142 rather than 142.0; one decimal where the value has one (for reason sentences)."""
+    return F.regexp_replace(F.format_string("%.1f", col), r"\.0$", "")
+
+
+def date_text(col: Column) -> Column:
+    return col.cast("string")
