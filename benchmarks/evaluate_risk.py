@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/casefind-risk"))
     args = ap.parse_args()
 
+    import pandas as pd
+
     from engine.ingest import ingest
     from engine.record import Record
     from engine.risk.history import train_from_record
@@ -40,7 +42,10 @@ def main() -> None:
     generate(data, n_patients=args.patients, seed=args.seed, fmt="gp-extract", as_of=AS_OF)
     spark = get_spark(loopback=True)
     record = Record.from_tables(ingest(spark, data, "gp-extract", args.work / "canonical").tables)
-    card = train_from_record(record, AS_OF, args.work / "model", data, seed=args.seed).card
+    # The generator's truths, read here (the engine never reads generator files): the oracle per patient.
+    truth = pd.read_csv(data / "risk_truth.csv", dtype={"patient_id": str}).set_index("patient_id")
+    card = train_from_record(record, AS_OF, args.work / "model", seed=args.seed, oracle=truth,
+                             source=str(data)).card
     seconds = time.monotonic() - t0
     ev = card["evaluation"]
     gap = ev["oracle_auroc"] - ev["auroc"]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from engine import __version__
-from engine.config import ConfigError
+from engine.config import ConfigError, load_facts_params
 
 FORMATS = ("fhir-ndjson", "fhir-bundles", "gp-extract")
 DEMO_AS_OF = dt.date(2026, 3, 31)
@@ -59,6 +59,8 @@ EXAMPLES = {
     "train": "casefind train --input /data/export-2026-03 --as-of 2026-03-31 --out /data/model-2026-03",
     "demo": "casefind demo --dir casefind-demo",
     "explain": "casefind explain hypertension | less",
+    "sweep": "casefind sweep hypertension --set clinic_stage1_systolic=135,140,145 --record /data/record-2026-03 "
+             "--as-of 2026-03-31 --out /data/sweep",
 }
 
 
@@ -74,6 +76,8 @@ def _format_option(p: argparse.ArgumentParser) -> None:
 def _spark_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--master", default=None, metavar="URL",
                    help="Spark master (default local[*]; under spark-submit, spark-submit's)")
+    p.add_argument("--driver-memory", default=None, metavar="SIZE",
+                   help="memory of the local Spark driver, which runs every task in local mode (default 4g)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -144,15 +148,29 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     _spark_options(d)
 
+    w = _sub(sub, "sweep", "evaluate one cohort for several values of one parameter (one facts table)")
+    w.add_argument("cohort", help="cohort name ('casefind explain' lists them)")
+    w.add_argument("--set", required=True, dest="setting", metavar="KEY=V1,V2,...",
+                   help="the parameter and its values, in order, e.g. bp_window_months=12,18,24")
+    wsrc = w.add_mutually_exclusive_group(required=True)
+    wsrc.add_argument("--record", type=Path, metavar="DIR", help="canonical record of an earlier ingest or run")
+    wsrc.add_argument("--input", type=Path, metavar="DIR", help="input folder (ingested first); never written")
+    _format_option(w)
+    w.add_argument("--as-of", required=True, type=_date, metavar="YYYY-MM-DD", help="the run's index date")
+    w.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="output folder: per PCN, counts per value and band, and who enters or leaves")
+    _spark_options(w)
+
     e = _sub(sub, "explain", "print a cohort's rule in plain English with current parameters")
     e.add_argument("cohort", help="cohort name: smr, care_home, hypertension, af_undiagnosed, af_anticoagulation, "
                                   "fh, heart_failure, cancer_safety_netting, anticipatory_care")
     return ap
 
 
-def _spark(master: str | None):
+def _spark(args):
     from engine.spark import get_spark
-    return get_spark(master=master, loopback=os.environ.get("CASEFIND_LOOPBACK", "1") == "1")
+    extra = {"spark.driver.memory": args.driver_memory} if getattr(args, "driver_memory", None) else None
+    return get_spark(master=args.master, loopback=os.environ.get("CASEFIND_LOOPBACK", "1") == "1", extra=extra)
 
 
 def cmd_generate(args) -> None:
@@ -174,7 +192,7 @@ def cmd_ingest(args) -> None:
     from engine.preflight import check_config
     check_config()
     check_run_paths(args.input, args.out)
-    manifest = ingest_record(_spark(args.master), args.input, args.out, fmt=args.format)
+    manifest = ingest_record(_spark(args), args.input, args.out, fmt=args.format)
     totals = manifest["ingest"]["totals"]
     print(f"canonical record: {args.out} ({manifest['ingest']['canonical_rows'].get('patients')} patients; "
           f"{totals['read']} read, {totals['ingested']} ingested, {totals['quarantined']} quarantined, "
@@ -192,7 +210,7 @@ def cmd_run(args) -> None:
         raise ConfigError(f"no model at {args.model} (expected model.joblib from casefind train)")
     check_run_paths(args.input, args.out, args.record, args.work)
     pseudonymiser = Pseudonymiser(load_key(args.pseudo_key_file)) if args.pseudonymise else None
-    manifest = run(_spark(args.master), args.input, args.as_of, args.out, fmt=args.format, cohorts=cohorts,
+    manifest = run(_spark(args), args.input, args.as_of, args.out, fmt=args.format, cohorts=cohorts,
                    pseudonymiser=pseudonymiser, model=args.model, record=args.record, work=args.work)
     for name, c in manifest["cohorts"].items():
         print(f"{name}: {c['listed']} patients listed across {len(manifest['pcns'])} PCN folder(s)")
@@ -216,7 +234,7 @@ def cmd_demo(args) -> None:
     t0 = time.monotonic()
     generate(data, n_patients=args.patients, seed=args.seed, fmt="fhir-ndjson", as_of=DEMO_AS_OF, n_pcns=args.pcns)
     print(f"generated {args.patients} patients over {args.pcns} PCNs in {time.monotonic() - t0:.1f} s: {data}")
-    manifest = run(_spark(args.master), data, DEMO_AS_OF, out, fmt="fhir-ndjson")
+    manifest = run(_spark(args), data, DEMO_AS_OF, out, fmt="fhir-ndjson")
     print(f"run as of {DEMO_AS_OF} finished in {time.monotonic() - t0:.1f} s in all")
     print("one folder per PCN: worklists (<name>.csv: patients listed), gap_profile.csv, attrition.csv, "
           "summary.html")
@@ -252,10 +270,10 @@ def cmd_train(args) -> None:
     check_config()
     if not args.input.exists():
         raise ConfigError(f"input not found: {args.input}")
-    spark = _spark(args.master)
+    spark = _spark(args)
     with tempfile.TemporaryDirectory(prefix="casefind-train-") as tmp:
         result = ingest(spark, args.input, args.format, Path(tmp))
-        trained = train_from_record(Record.from_tables(result.tables), args.as_of, args.out, args.input)
+        trained = train_from_record(Record.from_tables(result.tables), args.as_of, args.out, source=str(args.input))
     ev = trained.card["evaluation"]
     print(f"{trained.model.family}: held-out AUROC {_fmt(ev.get('auroc'), 3)}{_oracle_text(ev)}, "
           f"calibration slope {_fmt(ev.get('calibration_slope'), 3)}, "
@@ -263,11 +281,32 @@ def cmd_train(args) -> None:
     print(f"model and model card: {args.out} (not QAdmissions)")
 
 
+def _sweep_values(setting: str) -> tuple[str, list]:
+    """'key=v1,v2' → (key, [v1, v2]) with each value read as YAML reads it (12 → int, 0.5 → float)."""
+    import yaml
+    key, sep, text = setting.partition("=")
+    items = [v.strip() for v in text.split(",") if v.strip()]
+    if not sep or not key.strip() or len(items) < 2:
+        raise ConfigError(f"--set {setting!r}: expected KEY=V1,V2[,...] with at least two values")
+    return key.strip(), [yaml.safe_load(v) for v in items]
+
+
+def cmd_sweep(args) -> None:
+    from engine.pipeline import check_run_paths, sweep_run
+    from engine.preflight import check_config
+    check_config([args.cohort])
+    key, values = _sweep_values(args.setting)
+    check_run_paths(args.input, args.out, args.record)
+    manifest = sweep_run(_spark(args), args.input, args.as_of, args.out, args.cohort, key, values,
+                         record=args.record, fmt=args.format)
+    print(f"{args.cohort}.{key} over {', '.join(map(str, values))}: {len(manifest['pcns'])} PCN folder(s) in {args.out}")
+
+
 def cmd_explain(args) -> None:
     from engine.cohorts import COHORTS
     if args.cohort not in COHORTS:
         raise ConfigError(f"unknown cohort {args.cohort!r} (known: {', '.join(COHORTS)})")
-    print(COHORTS[args.cohort].explain())
+    print(COHORTS[args.cohort].explain(facts_params=load_facts_params()))
 
 
 def _terminated(signum, frame):
@@ -282,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.WARNING)   # its INFO lines are connection chatter
     commands = {"generate": cmd_generate, "ingest": cmd_ingest, "run": cmd_run, "demo": cmd_demo,
-                "explain": cmd_explain, "train": cmd_train}
+                "explain": cmd_explain, "train": cmd_train, "sweep": cmd_sweep}
     debug = os.environ.get("CASEFIND_DEBUG") == "1"
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)

@@ -117,4 +117,10 @@ FACT_PARAMS = {
 
 def load_facts_params() -> dict[str, Any]:
     """``conf/facts.yaml``: the few choices a fact itself depends on (care-home types, DLCN thresholds)."""
-    return load_params(conf_dir() / "facts.yaml", FACT_PARAMS)
+    params = load_params(conf_dir() / "facts.yaml", FACT_PARAMS)
+    ladder = ["dlcn_ldl_1_point_from", "dlcn_ldl_3_points_from", "dlcn_ldl_5_points_from", "dlcn_ldl_8_points_above"]
+    for low, high in zip(ladder, ladder[1:]):
+        if params[low] > params[high]:
+            raise ConfigError(f"{conf_dir() / 'facts.yaml'}: {low} ({params[low]}) must not be above {high} "
+                              f"({params[high]})")
+    return params

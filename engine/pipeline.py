@@ -25,6 +25,7 @@ from engine.worklists.summary import write_summaries
 from engine.worklists.gap_profile import gap_profile, largest_gaps, write_gap_profile
 from engine.worklists.inequalities import inequalities_worklist, write_inequalities
 from engine.config import ConfigError
+from engine.features.facts import patient_facts
 from engine.pseudonym import Pseudonymiser
 from engine.output_folder import atomic_folder, check_paths, is_casefind_output, private_mkdir, private_temp_folder
 from engine.record import Record
@@ -50,32 +51,42 @@ def _versions() -> dict:
             "pandas": pandas.__version__, "pyarrow": pyarrow.__version__}
 
 
-def _risk_scores(spark, record: Record, as_of: dt.date, work: Path, input_path: Path, model: Path | None) -> dict:
-    """Score every registered patient with the admission-risk model (trained on this record's own
-    last year when no model is given) and put the scores on the record for anticipatory care."""
-    from engine.features.patient import patient_features
+def _risk_scores(spark, record: Record, as_of: dt.date, work: Path, model: Path | None) -> tuple[dict, object]:
+    """(manifest entry, risk input) for anticipatory care: the admission-risk model (trained on this
+    record's own last year when none is given) applied to the patients the cohort's criteria list,
+    and to no one else."""
+    from engine.cohorts.render import evaluate as render
+    from engine.features.patient import risk_features
     from engine.risk import read_card, score
     from engine.risk.history import train_from_record
 
+    cohort = COHORTS["anticipatory_care"]
+    none = spark.createDataFrame([], RISK_SCHEMA)
     t0 = time.monotonic()
     if model is None:
         try:
-            card = train_from_record(record, as_of, work / "model", input_path).card
+            card = train_from_record(record, as_of, work / "model").card
         except ValueError as e:
             log.warning("anticipatory care without a risk score: %s", e)
-            return {"status": f"not trained: {e}"}
+            return {"status": f"not trained: {e}"}, none
         artifact, status = work / "model", "trained on this input (features a year before as_of)"
     else:
         artifact, status, card = Path(model), f"given: {model}", read_card(model)
-    features = patient_features(record, as_of).where("alive_registered").cache()
-    record.features[as_of] = features
-    record.scores = score(spark, features, artifact).cache()
+    facts = patient_facts(record, as_of)
+    candidates = (render(cohort, facts, as_of, cohort.params(), {"risk": none})
+                  .where("member").select("patient_id"))
+    features = risk_features(facts.join(candidates, "patient_id", "left_semi"), as_of)
+    scores = score(spark, features, artifact).withColumnRenamed("risk", "risk_score").cache()
+    scored = scores.count()
     ev = card["evaluation"]
-    log.info("risk model ready in %.1f s", time.monotonic() - t0)
-    return {"status": status, "artifact": "model" if model is None else str(model),
-            "family": card["model_family"], "not_qadmissions": card["not_qadmissions"],
-            "held_out": {k: ev.get(k) for k in ("n", "events", "auroc", "record_oracle_auroc", "oracle_auroc", "brier",
-                                                "calibration_slope", "calibration_intercept")}}
+    log.info("risk model ready and %d candidate(s) scored in %.1f s", scored, time.monotonic() - t0)
+    return ({"status": status, "artifact": "model" if model is None else str(model), "scored": scored,
+             "family": card["model_family"], "not_qadmissions": card["not_qadmissions"],
+             "held_out": {k: ev.get(k) for k in ("n", "events", "auroc", "record_oracle_auroc", "oracle_auroc", "brier",
+                                                 "calibration_slope", "calibration_intercept")}}, scores)
+
+
+RISK_SCHEMA = "patient_id string, risk_score double, top_factors string"
 
 
 CANONICAL, QUARANTINE, INGEST_REPORT = "canonical", "quarantine", "ingest_report.json"
@@ -212,8 +223,7 @@ def run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, f
                 else:
                     report = without_file_names(report)
                 source = {**_input_summary(input_path), "format": report["format"]}
-            manifest = _evaluate(spark, rec, as_of, stage, names, pseudonymiser, model,
-                                 input_path if record_path is None else None, clock)
+            manifest = _evaluate(spark, rec, as_of, stage, names, pseudonymiser, model, clock)
             manifest = {**manifest, "engine": "casefind", "as_of": as_of.isoformat(), "input": source,
                         "ingest": report, "pseudonymised": pseudonymiser is not None, "versions": _versions(),
                         "timings_s": {**clock.timings, "total": round(time.monotonic() - clock.start, 1)}}
@@ -221,9 +231,8 @@ def run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, f
             write_summaries(stage, json.loads(text))
         finally:
             if rec is not None:
-                for cached in [rec.scores, *rec.features.values()]:
-                    if cached is not None:
-                        cached.unpersist()
+                for cached in rec.facts.values():
+                    cached.unpersist()
             if delete_private:
                 shutil.rmtree(private, ignore_errors=True)
     log.info("worklists for %d PCN(s) written to %s%s in %.1f s", len(manifest["pcns"]), out,
@@ -232,20 +241,29 @@ def run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, f
 
 
 def _evaluate(spark, record: Record, as_of: dt.date, stage: Path, names: list[str],
-              pseudonymiser: Pseudonymiser | None, model, input_path: Path | None, clock: _Clock) -> dict:
-    """Risk scores, every cohort, the worklists, attrition, gap profile and inequalities → ``stage``;
-    returns the manifest's cohort part."""
-    risk_model = _risk_scores(spark, record, as_of, stage, input_path, model) \
-        if "anticipatory_care" in names else {"status": "not needed (anticipatory_care not run)"}
+              pseudonymiser: Pseudonymiser | None, model, clock: _Clock) -> dict:
+    """Patient facts, risk scores, every cohort, the worklists, attrition, gap profile and
+    inequalities → ``stage``; returns the manifest's cohort part."""
+    facts = patient_facts(record, as_of)
+    log.info("patient facts: %d patients, %.1f s", facts.count(), clock.lap("patient facts"))
+    inputs, scores = {}, None
     if "anticipatory_care" in names:
+        risk_model, scores = _risk_scores(spark, record, as_of, stage, model)
+        inputs["risk"] = scores
         clock.lap("risk model")
+    else:
+        risk_model = {"status": "not needed (anticipatory_care not run)"}
 
     results = []
-    for i, name in enumerate(names, 1):
-        t0 = time.monotonic()
-        results.append(evaluate(COHORTS[name], record, as_of))
-        log.info("cohort %d/%d %s: %d listed, %.1f s", i, len(names), name, len(results[-1].worklist),
-                 time.monotonic() - t0)
+    try:
+        for i, name in enumerate(names, 1):
+            t0 = time.monotonic()
+            results.append(evaluate(COHORTS[name], record, as_of, inputs=inputs))
+            log.info("cohort %d/%d %s: %d listed, %.1f s", i, len(names), name, len(results[-1].worklist),
+                     time.monotonic() - t0)
+    finally:
+        if scores is not None:
+            scores.unpersist()
     clock.lap("cohorts")
 
     pcns = sorted({a["pcn_id"] for r in results for a in r.attrition})
@@ -256,7 +274,7 @@ def _evaluate(spark, record: Record, as_of: dt.date, stage: Path, names: list[st
         wl = r.worklist
         manifest["cohorts"][r.cohort.name] = {
             "title": r.cohort.title,
-            "parameters": r.cohort.params(),
+            "parameters": r.params,
             "listed": int(len(wl)),
             "by_band": {str(k): int(v) for k, v in sorted(wl["band"].value_counts().items())},
             "by_pcn": {pcn: counts[pcn] for pcn in pcns},
@@ -277,4 +295,46 @@ def _evaluate(spark, record: Record, as_of: dt.date, stage: Path, names: list[st
     manifest["codelists"] = {name: {"file": Path(path).name, "sha256": _sha256(path)}
                              for name, path in sorted(record.codelist_paths.items())}
     log.info("worklists, attrition, gap profile and inequalities written: %.1f s", clock.lap("outputs"))
+    return manifest
+
+
+def sweep_run(spark, input_path: str | Path | None, as_of: dt.date, out: str | Path, cohort: str, key: str,
+              values: list, record: str | Path | None = None, fmt: str | None = None) -> dict:
+    """``casefind sweep``: ``cohort`` for each of ``values`` of parameter ``key`` → ``out`` (atomically)."""
+    from engine.worklists.sweep import sweep, write_sweep
+    out = Path(out)
+    record_path = Path(record) if record is not None else None
+    input_path = Path(input_path) if input_path is not None else None
+    check_run_paths(input_path, out, record_path)
+    if cohort not in COHORTS:
+        raise ConfigError(f"unknown cohort {cohort!r} (known: {', '.join(COHORTS)})")
+    declared = COHORTS[cohort]
+    if key not in declared.parameters:
+        raise ConfigError(f"cohort {cohort} has no parameter '{key}' (known: {', '.join(sorted(declared.parameters))})")
+    for v in values:                       # every value checked before Spark work starts
+        declared.params({key: v})
+    clock = _Clock()
+    rec = None
+    with atomic_folder(out) as stage:
+        try:
+            if record_path is not None:
+                rec = Record.read_parquet(spark, record_path / CANONICAL)
+            else:
+                rec = Record.from_tables(_ingest(spark, input_path, fmt, stage, clock, as_of).tables)
+            inputs = {"risk": spark.createDataFrame([], RISK_SCHEMA)} if declared.inputs else None
+            counts, changes = sweep(rec, as_of, declared, key, values, inputs)
+            clock.lap("sweep")
+            pcns = sorted(counts)
+            written = write_sweep(stage, cohort, key, counts, changes)
+            manifest = {"engine": "casefind", "kind": "sweep", "as_of": as_of.isoformat(), "cohort": cohort,
+                        "parameter": key, "values": values, "pcns": pcns,
+                        "pcn_folders": {p: pcn_folder(p) for p in pcns},
+                        "rows": {p: {"counts": c, "changes": ch} for p, (c, ch) in written.items()},
+                        "versions": _versions(), "timings_s": clock.timings}
+            _write_json(stage / "manifest.json", manifest)
+        finally:
+            if rec is not None:
+                for cached in rec.facts.values():
+                    cached.unpersist()
+    log.info("sweep of %s.%s over %d values written to %s", cohort, key, len(values), out)
     return manifest

@@ -21,7 +21,7 @@ CHD, STROKE, PAD = (SNOMED, "22298006"), (SNOMED, "230690007"), (SNOMED, "399957
 
 
 def months_ago(months: int, days: int = 0) -> dt.date:
-    from engine.query import add_months
+    from engine.features.rows import add_months
     return add_months(AS_OF, -months) - dt.timedelta(days=days)
 
 

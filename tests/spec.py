@@ -11,12 +11,14 @@ import datetime as dt
 
 from builders import AS_OF, Population
 from engine.cohorts.render import evaluate as render
-from engine.features.facts import build as build_facts
+from engine.features.facts import patient_facts
 
 
 def evaluate(cohort, record, as_of: dt.date = AS_OF, overrides: dict | None = None, inputs: dict | None = None):
-    """The cohort's evaluated population (every column the renderer returns) on ``record``."""
-    return render(cohort, build_facts(record, as_of), as_of, cohort.params(overrides), inputs)
+    """The cohort's evaluated population (every column the renderer returns) on ``record``, over
+    the cached facts table exactly as the pipeline reads it (the cache also keeps Spark's optimiser
+    from inlining the facts' derived columns into every filter)."""
+    return render(cohort, patient_facts(record, as_of), as_of, cohort.params(overrides), inputs)
 
 
 class Spec:
@@ -46,3 +48,23 @@ class Spec:
 
     def expected(self) -> dict[str, object]:
         return {pid: exp for pid, (exp, _, _) in self.cases.items()}
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared"
+CLINICAL_RULES = SHARED / "CLINICAL_RULES.md"
+
+
+def clinical_values(cohort, expected: dict[str, tuple[object, str]]) -> None:
+    """Each parameter in the cohort's YAML holds its clinical value, and CLINICAL_RULES states it
+    (``expected``: key → (value, a quote from CLINICAL_RULES.md))."""
+    import re
+
+    import pytest
+    params = cohort.params()
+    wrong = {k: (params.get(k), v) for k, (v, _) in expected.items() if params.get(k) != v}
+    assert not wrong, f"conf/cohorts/{cohort.name}.yaml differs from the clinical rule: {wrong}"
+    if not CLINICAL_RULES.is_file():
+        pytest.skip(f"{CLINICAL_RULES} not found: the values were checked, their quotes were not")
+    text = re.sub(r"\s+", " ", CLINICAL_RULES.read_text(encoding="utf-8"))
+    missing = [q for _, q in expected.values() if re.sub(r"\s+", " ", q) not in text]
+    assert not missing, f"CLINICAL_RULES.md no longer says: {missing}"

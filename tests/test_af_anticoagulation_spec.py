@@ -11,6 +11,8 @@ from builders import (AS_OF, DIABETES, HYPERTENSION, HYPERTENSION_RESOLVED, PAD,
 from engine.codes import RXNORM, SNOMED
 from engine.cohorts.af_anticoagulation import COHORT
 from engine.config import ConfigError
+from engine.worklists.build import evaluate as worklist_of
+from spec import clinical_values, evaluate
 
 LISTED = "not anticoagulated"
 OLD = dt.date(2016, 3, 1)
@@ -19,6 +21,7 @@ HEART_FAILURE, TIA, EMBOLISM = (SNOMED, "84114007"), (SNOMED, "266257000"), (SNO
 MI, ANGINA = (SNOMED, "22298006"), (SNOMED, "194828000")
 DIABETES_RESOLVED = (SNOMED, "315051004")
 APIXABAN_DMD, WARFARIN_RX, EDOXABAN_RX = (SNOMED, "703908001"), (RXNORM, "855332"), (RXNORM, "1599555")
+APIXABAN_RX = (RXNORM, "1364445")
 
 CASES: dict = {}
 PATIENT_ATTRS: dict = {}
@@ -151,6 +154,72 @@ named("aged_17", None, with_codes(STROKE), sex="female",
 named("eighteenth_birthday_on_as_of", LISTED, with_codes(STROKE), sex="female", birth_date=born(18))
 
 
+
+# --- which issue is "the last" (female 80: score 3, nothing in the window) -------------------------
+@case(LISTED, sex="female", age=80)
+def latest_of_several_old_issues(p, pid):
+    af(p, pid)
+    p.medication(pid, WARFARIN_RX, months_ago(9))
+    p.medication(pid, APIXABAN_DMD, months_ago(7))
+    p.medication(pid, WARFARIN_RX, months_ago(8))
+
+
+@case(LISTED, sex="female", age=80)
+def two_old_issues_same_day(p, pid):
+    af(p, pid)
+    p.medication(pid, WARFARIN_RX, months_ago(8), source_id="MedicationRequest/b")
+    p.medication(pid, APIXABAN_DMD, months_ago(8), source_id="MedicationRequest/a")
+
+
+@case(LISTED, sex="female", age=80)
+def dual_coded_old_issue(p, pid):
+    af(p, pid)
+    p.medication(pid, APIXABAN_DMD, months_ago(8), source_id="MedicationRequest/dual")
+    p.medication(pid, APIXABAN_RX, months_ago(8), source_id="MedicationRequest/dual")
+
+
+@case(None, sex="female", age=80)
+def old_issue_and_one_in_window(p, pid):
+    af(p, pid)
+    p.medication(pid, WARFARIN_RX, months_ago(20))
+    p.medication(pid, APIXABAN_DMD, months_ago(5))
+
+
+# --- palliative boundary (female 80: score 3) -----------------------------------------------------
+@case(None, sex="female", age=80)
+def palliative_on_as_of(p, pid):
+    af(p, pid)
+    p.event(pid, PALLIATIVE, AS_OF, kind="procedure")
+
+
+@case(LISTED, sex="female", age=80)
+def palliative_after_as_of(p, pid):
+    af(p, pid)
+    p.event(pid, PALLIATIVE, AS_OF + dt.timedelta(days=1), kind="procedure")
+
+
+@case(LISTED, sex="female", age=80)
+def palliative_refuted(p, pid):
+    af(p, pid)
+    p.diagnosis(pid, PALLIATIVE, months_ago(2), status="refuted")
+
+
+# --- register boundary: a resolution on the diagnosis day wins ------------------------------------
+@case(None, sex="female", age=80)
+def af_resolved_same_day(p, pid):
+    af(p, pid)
+    p.event(pid, AF_RESOLVED, OLD)
+
+
+# --- score boundary from a coded component: 1 point below, at 2 -----------------------------------
+named("male_diabetes_only", None, with_codes(DIABETES))
+named("male_diabetes_heart_failure_refuted", None,
+      lambda p, pid: (af(p, pid, DIABETES), p.diagnosis(pid, HEART_FAILURE, OLD, status="refuted")))
+named("male_heart_failure_resolved_diabetes", LISTED,
+      lambda p, pid: (af(p, pid, HEART_FAILURE, DIABETES),
+                      p.diagnosis(pid, HEART_FAILURE, OLD + dt.timedelta(days=60), status="resolved")))
+
+
 def build(cases=CASES):
     pop = Population()
     for pid, (_, builder) in cases.items():
@@ -161,7 +230,7 @@ def build(cases=CASES):
 
 @pytest.fixture(scope="module")
 def evaluated(spark):
-    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(build().record(spark), AS_OF).collect()}
+    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, build().record(spark), AS_OF).collect()}
 
 
 @pytest.fixture(scope="module")
@@ -176,16 +245,27 @@ def test_rule(listed, pid):
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
 
-def test_each_rule_flag_for_near_misses(evaluated):
-    flags = lambda pid: tuple(evaluated[pid][r.column] for r in COHORT.rules)  # noqa: E731
-    assert flags("no_af") == (False, True, True, True)
-    assert flags("male_hypertension_only") == (True, False, True, True)
-    assert flags("apixaban_3_months_ago") == (True, True, False, True)
-    assert flags("palliative") == (True, True, True, False)
+@pytest.mark.parametrize("pid, expected", [
+    ("no_af", (False, True, True, True)),                         # on_register fails alone
+    ("af_resolved_by_code", (False, True, True, True)),
+    ("male_hypertension_only", (True, False, True, True)),        # score_at_least fails alone (1 < 2)
+    ("male_75_tomorrow", (True, False, True, True)),
+    ("apixaban_3_months_ago", (True, True, False, True)),         # not_anticoagulated fails alone
+    ("issue_exactly_6_months_ago", (True, True, False, True)),
+    ("palliative", (True, True, True, False)),                    # not_palliative fails alone
+    ("palliative_on_as_of", (True, True, True, False)),
+    ("issue_6_months_and_a_day_ago", (True, True, True, True)),
+])
+def test_each_criterion_failing_alone(evaluated, pid, expected):
+    assert [c.name for c in COHORT.criteria] == ["on_register", "score_at_least", "not_anticoagulated",
+                                                 "not_palliative"]
+    assert tuple(evaluated[pid][c.name] for c in COHORT.criteria) == expected
+    assert evaluated[pid]["member"] is all(expected)
 
 
-def test_every_member_in_band_1(listed):
-    assert {(row["band"], row["band_order"]) for row in listed.values()} == {(LISTED, 1)}
+def test_ineligible_patients_are_not_evaluated(evaluated):
+    for pid in ("aged_17", "deregistered", "died_before_as_of"):
+        assert pid not in evaluated
 
 
 def test_score_and_age_columns_for_ranking(listed):
@@ -193,6 +273,7 @@ def test_score_and_age_columns_for_ranking(listed):
     assert (listed["female_85_everything"]["cha2ds2_vasc"], listed["female_85_everything"]["age"]) == (9, 85)
     assert (listed["male_75_today"]["cha2ds2_vasc"], listed["male_75_today"]["age"]) == (2, 75)
     assert listed["male_65_today_hypertension"]["cha2ds2_vasc_factors"] == "hypertension, age 65"
+    assert listed["male_75_today"]["af_coded"] == OLD
 
 
 def test_reason_quotes_register_score_and_anticoagulation(listed):
@@ -203,6 +284,21 @@ def test_reason_quotes_register_score_and_anticoagulation(listed):
     assert stopped.endswith(f"last oral anticoagulant Apixaban 5mg tablets issued on "
                             f"{months_ago(6, days=1).isoformat()}, none since {months_ago(6).isoformat()}.")
     assert "AF coded 2020-04-09" in listed["af_rediagnosed"]["reason"]
+    # an issue after the run date is not "the last"
+    assert listed["issue_only_after_as_of"]["reason"].endswith("; no oral anticoagulant on record.")
+    assert listed["female_85_everything"]["reason"] == (
+        "On the AF register (AF coded 2016-03-01); CHA2DS2-VASc 9 (heart failure, hypertension, age 85 (2), "
+        "diabetes, stroke/TIA/thromboembolism (2), vascular disease, female); no oral anticoagulant on record.")
+
+
+def test_the_latest_issue_is_quoted(listed):
+    def last(pid):
+        row = listed[pid]
+        return row["last_anticoagulant"], row["last_anticoagulant_date"]
+    assert last("latest_of_several_old_issues") == ("Apixaban 5mg tablets", months_ago(7))
+    assert last("two_old_issues_same_day") == ("Apixaban 5mg tablets", months_ago(8))      # source_id a before b
+    assert last("dual_coded_old_issue") == ("apixaban 5 MG Oral Tablet", months_ago(8))   # code 1364445 first
+    assert json.loads(listed["dual_coded_old_issue"]["evidence"])["last_anticoagulant_code"] == "1364445"
 
 
 def test_evidence_is_json_with_components(listed):
@@ -211,18 +307,60 @@ def test_evidence_is_json_with_components(listed):
     assert ev["vascular_date"] == (OLD + dt.timedelta(days=30)).isoformat()
 
 
+def test_evidence_field_order(listed):
+    never = json.loads(listed["never_anticoagulated"]["evidence"])
+    assert list(never) == ["af_coded", "age", "cha2ds2_vasc", "chf_points", "hypertension_points", "age_points",
+                           "diabetes_points", "stroke_points", "vascular_points", "female_points",
+                           "anticoagulant_window_start"]
+    stopped = json.loads(listed["issue_6_months_and_a_day_ago"]["evidence"])
+    assert list(stopped)[-4:] == ["last_anticoagulant", "last_anticoagulant_code", "last_anticoagulant_date",
+                                  "anticoagulant_window_start"]
+    assert stopped["last_anticoagulant_date"] == months_ago(6, days=1).isoformat()
+    everything = json.loads(listed["female_85_everything"]["evidence"])
+    assert list(everything)[10:15] == ["chf_date", "hypertension_date", "diabetes_date", "stroke_date",
+                                       "vascular_date"]
+
+
+def test_worklist_order_score_then_age_then_patient_id(spark):
+    pop = Population()
+    people = [  # (id, sex, age, extra codes), added in an order that is not the answer
+        ("w_m75", "male", 75, ()),
+        ("w_f80_tie_b", "female", 80, ()),
+        ("w_f90", "female", 90, ()),
+        ("w_f80_tie_a", "female", 80, ()),
+        ("w_m60_stroke", "male", 60, (STROKE,)),
+        ("w_f85_all", "female", 85, (HEART_FAILURE, HYPERTENSION, DIABETES, STROKE, MI)),
+        ("w_m60_none", "male", 60, ()),
+    ]
+    for pid, sex, age, codes in people:
+        pop.patient(pid, sex=sex, age=age)
+        af(pop, pid, *codes)
+    pop.patient("w_f80_tie_b_born_earlier", sex="female", birth_date=dt.date(AS_OF.year - 81, AS_OF.month, AS_OF.day)
+                + dt.timedelta(days=1))                                   # 80 today, a year older than the others
+    af(pop, "w_f80_tie_b_born_earlier")
+    wl = worklist_of(COHORT, pop.record(spark), AS_OF).worklist
+    got = list(zip(wl["patient_id"], wl["rank"], wl["cha2ds2_vasc"], wl["age"]))
+    expected = [("w_f85_all", 9, 85), ("w_f90", 3, 90), ("w_f80_tie_a", 3, 80), ("w_f80_tie_b", 3, 80),
+                ("w_f80_tie_b_born_earlier", 3, 80), ("w_m75", 2, 75), ("w_m60_stroke", 2, 60)]
+    assert [(p, s, a) for p, _, s, a in got] == expected
+    assert list(wl["rank"]) == list(range(1, len(expected) + 1))
+    assert set(wl["band"]) == {LISTED}
+
+
 def test_threshold_and_window_are_parameters(spark):
     chosen = {k: CASES[k] for k in ("male_75_today", "male_stroke", "female_85_everything", "apixaban_3_months_ago")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
-                           overrides={"min_score": 3, "anticoagulant_window_months": 2}).where("member")
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
+                    overrides={"min_score": 3, "anticoagulant_window_months": 2}).where("member")
     assert {r["patient_id"] for r in rows.collect()} == {"female_85_everything", "apixaban_3_months_ago"}
 
 
 def test_unknown_or_mistyped_parameter_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown parameter 'min_cha2ds2_vasc'"):
         COHORT.params({"min_cha2ds2_vasc": 3})
-    with pytest.raises(ConfigError, match="must be a number"):
+    with pytest.raises(ConfigError, match="must be a whole number"):
         COHORT.params({"min_score": "two"})
+    with pytest.raises(ConfigError, match="must be a whole number"):
+        COHORT.params({"min_score": 10})
 
 
 def test_explain_shows_current_values():
@@ -230,8 +368,10 @@ def test_explain_shows_current_values():
     assert "CHA2DS2-VASc ≥ 3" in text and "min_score = 3" in text
 
 
-def test_conf_file_holds_every_default_with_its_clinical_value():
-    import yaml
-    from engine.config import conf_dir
-    from engine.cohorts.af_anticoagulation import DEFAULTS
-    assert yaml.safe_load((conf_dir() / "cohorts" / "af_anticoagulation.yaml").read_text()) == DEFAULTS
+def test_conf_file_holds_the_clinical_values():
+    clinical_values(COHORT, {
+        "min_age": (18, "age ≥ 18 unless a rule says otherwise"),
+        "min_score": (2, "on the AF register, CHA2DS2-VASc ≥ 2"),
+        "anticoagulant_window_months": (6, "dabigatran) issued in 6 months, not palliative"),
+    })
+    assert set(COHORT.params()) == set(COHORT.parameters)

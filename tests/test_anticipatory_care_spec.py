@@ -9,8 +9,9 @@ import pytest
 from builders import AS_OF, DIABETES, CHD, PALLIATIVE, Population, months_ago
 from engine.codelists import load_codelist
 from engine.codes import SNOMED
-from engine.cohorts.anticipatory_care import COHORT, DEFAULTS
+from engine.cohorts.anticipatory_care import COHORT
 from engine.worklists.build import evaluate
+from spec import SHARED, clinical_values, evaluate as evaluated
 
 DEFICIT_LISTS = ("efi_activity_limitation", "efi_anaemia", "efi_arthritis", "efi_dizziness", "efi_dyspnoea",
                  "efi_foot_problems", "efi_hearing_impairment", "efi_osteoporosis", "efi_skin_ulcer",
@@ -67,18 +68,25 @@ def build(cases=CASES):
 
 @pytest.fixture(scope="module")
 def record(spark):
-    rec = build().record(spark)
-    # the model's scores, as the pipeline would put them on the record
-    rec.scores = spark.createDataFrame(
-        [("severe_frailty_code", 0.10, "age 78 (+3.0 points)"), ("moderate_frailty_code", 0.30, "falls (+9.0 points)"),
-         ("efi_9_of_36", 0.30, "eFI (+2.0 points)"), ("two_conditions_ten_medicines", 0.05, "")],
-        "patient_id string, risk double, top_factors string")
-    return rec
+    return build().record(spark)
 
 
 @pytest.fixture(scope="module")
-def listed(record):
-    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(record, AS_OF).where("member").collect()}
+def risk(spark):
+    """The model's scores, as the pipeline hands them to the cohort."""
+    return {"risk": spark.createDataFrame(
+        [("severe_frailty_code", 0.10, "age 78 (+3.0 points)"), ("moderate_frailty_code", 0.30, "falls (+9.0 points)"),
+         ("efi_9_of_36", 0.30, "eFI (+2.0 points)"), ("two_conditions_ten_medicines", 0.05, "")],
+        "patient_id string, risk_score double, top_factors string")}
+
+
+def no_risk(spark):
+    return {"risk": spark.createDataFrame([], "patient_id string, risk_score double, top_factors string")}
+
+
+@pytest.fixture(scope="module")
+def listed(record, risk):
+    return {r["patient_id"]: r.asDict() for r in evaluated(COHORT, record, AS_OF, inputs=risk).where("member").collect()}
 
 
 @pytest.mark.parametrize("pid", list(CASES))
@@ -86,8 +94,8 @@ def test_rule(listed, pid):
     assert (pid in listed) == CASES[pid][0], pid
 
 
-def test_ranked_by_risk_then_efi(record):
-    ranked = evaluate(COHORT, record, AS_OF).worklist
+def test_ranked_by_risk_then_efi(record, risk):
+    ranked = evaluate(COHORT, record, AS_OF, inputs=risk).worklist
     order = list(ranked["patient_id"])
     # equal risk 0.30: the higher eFI first (9 deficits vs none); unscored patients last
     assert order[:4] == ["efi_9_of_36", "moderate_frailty_code", "severe_frailty_code", "two_conditions_ten_medicines"]
@@ -108,14 +116,20 @@ def test_reason_and_evidence(listed):
 
 def test_parameters_change_the_answer(spark):
     chosen = {k: CASES[k] for k in ("efi_8_of_36", "two_conditions_nine_medicines")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
-                           overrides={"efi_frail_above": 0.2, "min_current_medicines": 9}).where("member").collect()
+    rows = evaluated(COHORT, build(chosen).record(spark), AS_OF, inputs=no_risk(spark),
+                     overrides={"efi_frail_above": 0.2, "min_current_medicines": 9}).where("member").collect()
     assert {r["patient_id"] for r in rows} == set(chosen)
 
 
-def test_yaml_equals_defaults_and_explain():
-    import yaml
-    from engine.config import conf_dir
-    assert yaml.safe_load((conf_dir() / "cohorts" / "anticipatory_care.yaml").read_text()) == DEFAULTS
+def test_clinical_values_match_clinical_rules():
+    clinical_values(COHORT, {
+        "min_age": (65, "Age ≥ 65"),
+        "efi_frail_above": (0.24, "eFI > 0.24"),
+        "min_long_term_conditions": (2, "≥ 2 long-term conditions"),
+        "min_current_medicines": (10, "≥ 10 current medicines"),
+    })
+
+
+def test_explain_shows_the_values_in_force():
     text = COHORT.explain({"min_age": 70})
-    assert "aged 70+" in text and "not QAdmissions" in text
+    assert "aged 70+" in text and "not QAdmissions" in text and "min_age = 70" in text

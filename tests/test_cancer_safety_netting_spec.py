@@ -1,6 +1,7 @@
 """Spec tests for CLINICAL_RULES §7, cancer safety-netting: one tiny patient per rule, one answer each."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -10,6 +11,8 @@ from builders import AS_OF, Population, months_ago
 from engine.codes import LOINC, SNOMED
 from engine.cohorts.cancer_safety_netting import COHORT, GAPS
 from engine.config import ConfigError
+from engine.worklists.build import evaluate as worklist_evaluate
+from spec import clinical_values, evaluate
 
 REF, FIT_GAP, PSA_GAP, PLT = ("referral without outcome", "FIT positive not referred", "raised PSA not referred",
                               "raised platelets not actioned")
@@ -19,6 +22,7 @@ BREAST, LOWER_GI, UROLOGY = (SNOMED, "276341000000100"), (SNOMED, "2764010000001
 CARDIOLOGY = (SNOMED, "183519002")
 SEEN_IN_CLINIC, BOWEL_CANCER = (SNOMED, "382651000000108"), (SNOMED, "363406005")
 FIT, PSA, PSA_LOINC = (SNOMED, "1049361000000101"), (SNOMED, "63476009"), (LOINC, "2857-1")
+FIT_OTHER = (SNOMED, "1049371000000108")
 PLATELETS, PLATELETS_LOINC, CHEST_XRAY = (SNOMED, "1022651000000100"), (LOINC, "777-3"), (SNOMED, "399208008")
 
 
@@ -318,6 +322,94 @@ def all_four_gaps(p, pid):
     p.event(pid, PLATELETS, ago(85), 450)        # 71
 
 
+# --- boundaries not covered above: each wait, window and age band, just below / at -------------------
+@case(PSA_GAP, sex="male", age=66)
+def psa_15_days_ago(p, pid): p.event(pid, PSA, ago(15), 8.0)
+@case(None, sex="male", age=66)
+def psa_14_days_ago(p, pid): p.event(pid, PSA, ago(14), 8.0)
+@case(PSA_GAP, sex="male", age=66)
+def psa_exactly_6_months_ago(p, pid): p.event(pid, PSA, months_ago(6), 8.0)
+@case(PLT, age=70)
+def platelets_exactly_6_months_ago(p, pid): p.event(pid, PLATELETS, months_ago(6), 520)
+@case(PSA_GAP, sex="male", age=40)
+def psa_40_bottom_of_first_band(p, pid): p.event(pid, PSA, ago(60), 2.6)
+@case(PSA_GAP, sex="male", age=49)
+def psa_49_at_3(p, pid): p.event(pid, PSA, ago(60), 3.0)
+@case(None, sex="male", age=50)
+def psa_50_at_3(p, pid): p.event(pid, PSA, ago(60), 3.0)
+@case(PSA_GAP, sex="male", age=59)
+def psa_59_at_4(p, pid): p.event(pid, PSA, ago(60), 4.0)
+@case(None, sex="male", age=60)
+def psa_60_at_4(p, pid): p.event(pid, PSA, ago(60), 4.0)
+@case(PSA_GAP, sex="male", age=69)
+def psa_69_at_5(p, pid): p.event(pid, PSA, ago(60), 5.0)
+@case(None, sex="male", age=70)
+def psa_70_at_5(p, pid): p.event(pid, PSA, ago(60), 5.0)
+@case(None)
+def linked_outcome_on_as_of(p, pid): p.referral(pid, BREAST, ago(60), outcome_date=AS_OF)
+
+
+@case(None)
+def seen_in_clinic_code_same_day(p, pid):
+    p.referral(pid, LOWER_GI, ago(60))
+    p.event(pid, SEEN_IN_CLINIC, ago(60))
+
+
+@case(REF)
+def seen_in_clinic_code_the_day_before(p, pid):
+    p.referral(pid, LOWER_GI, ago(60))
+    p.event(pid, SEEN_IN_CLINIC, ago(61))
+
+
+@case(FIT_GAP)
+def fit_referral_the_day_before(p, pid):
+    seen(p, pid, LOWER_GI, ago(61))
+    p.event(pid, FIT, ago(60), 40)
+
+
+@case(None, sex="male", age=66)
+def psa_urology_referral_same_day(p, pid):
+    p.event(pid, PSA, ago(60), 8.0)
+    seen(p, pid, UROLOGY, ago(60))
+
+
+@case(PSA_GAP, sex="male", age=66)
+def psa_urology_referral_the_day_before(p, pid):
+    seen(p, pid, UROLOGY, ago(61))
+    p.event(pid, PSA, ago(60), 8.0)
+
+
+@case(None, age=70)
+def platelets_chest_xray_same_day(p, pid):
+    p.event(pid, PLATELETS, ago(60), 520)
+    p.event(pid, CHEST_XRAY, ago(60), kind="procedure")
+
+
+@case(PLT, age=70)
+def platelets_chest_xray_the_day_before(p, pid):
+    p.event(pid, CHEST_XRAY, ago(61), kind="procedure")
+    p.event(pid, PLATELETS, ago(60), 520)
+
+
+# --- which item is the gap's item: most overdue, then highest value, then source_id -----------------
+@case(FIT_GAP)
+def fit_two_same_day_highest_value_is_the_item(p, pid):
+    p.event(pid, FIT, ago(60), 15, source_id="Observation/fit-a")
+    p.event(pid, FIT, ago(60), 150, source_id="Observation/fit-b")
+
+
+@case(FIT_GAP)
+def fit_same_day_same_value_lowest_source_id(p, pid):
+    p.event(pid, FIT, ago(60), 40, source_id="Observation/fit-z")       # the smaller code
+    p.event(pid, FIT_OTHER, ago(60), 40, source_id="Observation/fit-a")  # the smaller source_id: the item
+
+
+@case(FIT_GAP)
+def fit_dual_coded_counts_once(p, pid):
+    p.event(pid, FIT, ago(60), 40, source_id="Observation/fit-dual")
+    p.event(pid, FIT_OTHER, ago(60), 40, source_id="Observation/fit-dual")
+
+
 # --- eligibility ---------------------------------------------------------------------------------------
 @case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
 def aged_17(p, pid): p.referral(pid, FAST_TRACK, ago(60))
@@ -339,7 +431,7 @@ def build(cases=CASES):
 
 @pytest.fixture(scope="module")
 def evaluated(spark):
-    rows = COHORT.evaluate(build().record(spark), AS_OF).collect()
+    rows = evaluate(COHORT, build().record(spark), AS_OF).collect()
     return {r["patient_id"]: r.asDict() for r in rows}
 
 
@@ -380,10 +472,6 @@ def test_not_yet_overdue_is_a_trigger_without_a_gap(evaluated):
     assert not evaluated["psa_80_no_threshold"]["has_trigger"]
 
 
-def test_band_order_is_one_for_everyone(listed):
-    assert {row["band_order"] for row in listed.values()} == {1}
-
-
 def test_item_is_the_most_overdue_gaps(listed):
     row = listed["all_four_gaps"]
     assert (row["item"], row["item_code"], row["item_value"], row["item_date"]) == ("PSA", "63476009", 9.0, ago(120))
@@ -422,16 +510,11 @@ def test_evidence_is_json_with_each_gap(listed):
     assert "referral_no_outcome" not in single or single["referral_no_outcome"] == {}
 
 
-def test_every_rule_flag_true_for_members(listed):
-    for row in listed.values():
-        assert all(row[r.column] for r in COHORT.rules)
-
-
 def test_windows_thresholds_and_sites_are_parameters(spark):
     chosen = {k: CASES[k] for k in ("referral_28_days_ago", "fit_9_9", "psa_55_at_3_5", "platelets_400",
                                      "referral_6_months_and_a_day_ago", "fit_15_days_ago",
                                      "psa_other_site_referral_does_not_close")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF, overrides={
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={
         "referral_wait_days": 27, "fit_at_least": 9.9, "psa_above_age_50_59": 3.4, "platelets_above": 399,
         "window_months": 7, "result_wait_days": 15,
         "psa_referral_sites": ["urological", "lower gastrointestinal"]}).where("member")
@@ -453,8 +536,93 @@ def test_explain_shows_current_values():
     assert "referral_wait_days = 21" in text and "psa_above_age_70_79 = 5.0" in text
 
 
-def test_conf_file_holds_every_default_with_its_clinical_value():
-    import yaml
-    from engine.config import conf_dir
-    from engine.cohorts.cancer_safety_netting import DEFAULTS
-    assert yaml.safe_load((conf_dir() / "cohorts" / "cancer_safety_netting.yaml").read_text()) == DEFAULTS
+def test_each_boundary_is_one_day_overdue(listed):
+    for pid in ("psa_15_days_ago", "referral_29_days_ago", "fit_15_days_ago", "platelets_15_days_ago"):
+        assert listed[pid]["days_overdue"] == 1, pid
+    six = (AS_OF - months_ago(6)).days
+    assert listed["psa_exactly_6_months_ago"]["days_overdue"] == six - 14
+    assert listed["referral_exactly_6_months_ago"]["days_overdue"] == six - 28
+
+
+def test_item_ties_break_on_value_then_source_id_then_code(listed):
+    high = listed["fit_two_same_day_highest_value_is_the_item"]
+    assert high["item_value"] == 150
+    assert json.loads(high["evidence"])["fit_not_referred"]["value"] == 150
+    assert high["reason"].startswith(f"FIT 150 µg Hb/g on {ago(60)}") and "; 2 results not acted on)" in high["reason"]
+    by_source = listed["fit_same_day_same_value_lowest_source_id"]
+    assert by_source["item_code"] == FIT_OTHER[1]
+    assert json.loads(by_source["evidence"])["fit_not_referred"]["count"] == 2
+    dual = listed["fit_dual_coded_counts_once"]
+    assert dual["item_code"] == FIT[1]
+    assert json.loads(dual["evidence"])["fit_not_referred"]["count"] == 1
+    assert "results not acted on" not in dual["reason"]
+
+
+def test_each_criterion_failing_alone(evaluated):
+    def flags(pid):
+        row = evaluated[pid]
+        return row["has_trigger"], row["has_gap"], row["member"]
+    # has_gap fails alone: a trigger in the window, but not overdue or already closed
+    for pid in ("referral_28_days_ago", "fit_14_days_ago", "psa_14_days_ago", "platelets_14_days_ago",
+                "linked_encounter_outcome", "seen_in_clinic_code", "fit_referred_within_14_days",
+                "psa_urology_referral_after", "platelets_chest_xray_after", "platelets_urgent_referral_after"):
+        assert flags(pid) == (True, False, False), pid
+    # has_trigger fails: nothing qualifying in the window. Every open gap item is a trigger, so
+    # has_gap can never hold without has_trigger: it fails with it.
+    for pid in ("fit_9_9", "fit_without_value", "psa_80_no_threshold", "psa_50_at_3", "platelets_400",
+                "platelets_401_age_39", "referral_6_months_and_a_day_ago", "fit_6_months_and_a_day_ago",
+                "referral_not_in_codelist", "referral_cancelled", "referral_after_as_of"):
+        assert flags(pid) == (False, False, False), pid
+    assert not any(row["has_gap"] and not row["has_trigger"] for row in evaluated.values())
+    assert flags("referral_29_days_ago") == (True, True, True)
+
+
+def test_worklist_order_per_pcn_with_ties(spark):
+    pop = Population()
+    pop.patient("a_least_overdue")
+    pop.event("a_least_overdue", FIT, ago(16), 30)                     # 2 days overdue
+    pop.patient("b_platelets_tie", age=70)
+    pop.event("b_platelets_tie", PLATELETS, ago(60), 520)              # 46, item date ago(60)
+    pop.patient("c_fit_tie")
+    pop.event("c_fit_tie", FIT, ago(60), 30)                           # 46, item date ago(60): tie → patient_id
+    pop.patient("d_most_overdue")
+    pop.referral("d_most_overdue", BREAST, ago(100))                   # 72
+    pop.patient("e_older_item")
+    pop.referral("e_older_item", LOWER_GI, ago(74))                    # 46, item date ago(74): before the tie
+    pop.patient("f_not_yet_overdue")
+    pop.event("f_not_yet_overdue", FIT, ago(14), 30)                   # a trigger, no gap
+    pop.patient("g_other_pcn", practice="B20002")                      # practice without a PCN
+    pop.event("g_other_pcn", FIT, ago(20), 30)                         # 6
+    # engine.cohorts.render does not output practice_id, which worklists.build's LEADING columns
+    # need (a shared bug, reported): the test carries it as an own column until render does.
+    cohort = dataclasses.replace(COHORT, columns=(*COHORT.columns, "practice_id"))
+    result = worklist_evaluate(cohort, pop.record(spark), AS_OF)
+    wl = result.worklist
+    got = [(r["pcn_id"], r["rank"], r["patient_id"], r["days_overdue"]) for r in wl.to_dict("records")]
+    assert got == [("U00001", 1, "d_most_overdue", 72), ("U00001", 2, "e_older_item", 46),
+                   ("U00001", 3, "b_platelets_tie", 46), ("U00001", 4, "c_fit_tie", 46),
+                   ("U00001", 5, "a_least_overdue", 2), ("UNASSIGNED", 1, "g_other_pcn", 6)]
+    assert list(wl["band"][:4]) == [REF, REF, PLT, FIT_GAP]
+    assert {*GAPS, "has_trigger", "has_gap", "gaps", "item", "evidence", "reason"} <= set(wl.columns)
+    steps = {(a["pcn_id"], a["rule"]): a["patients"] for a in result.attrition}
+    assert (steps[("U00001", "eligible")], steps[("U00001", "has_trigger")], steps[("U00001", "has_gap")]) == (6, 6, 5)
+
+
+def test_clinical_values_match_clinical_rules():
+    # yaml key → (expected value, a quote from CLINICAL_RULES.md stating it: §7, min_age from §0)
+    expected = {
+        "min_age": (18, "age ≥ 18 unless a rule says otherwise"),
+        "window_months": (6, "in the last 6 months"),
+        "referral_wait_days": (28, "a completed linked encounter) within 28 days"),
+        "result_wait_days": (14, "FIT ≥ 10 µg Hb/g with no urgent referral within 14 days"),
+        "fit_at_least": (10, "FIT ≥ 10 µg Hb/g"),
+        "psa_above_age_40_49": (2.5, "40–49 > 2.5"),
+        "psa_above_age_50_59": (3.5, "50–59 > 3.5"),
+        "psa_above_age_60_69": (4.5, "60–69 > 4.5"),
+        "psa_above_age_70_79": (6.5, "70–79 > 6.5 ng/mL"),
+        "psa_referral_sites": (["urological"], "with no urological urgent referral"),
+        "platelets_above": (400, "platelets > 400 ×10⁹/L"),
+        "platelets_min_age": (40, "age ≥ 40, platelets"),
+    }
+    assert set(expected) == set(COHORT.parameters)
+    clinical_values(COHORT, expected)

@@ -8,10 +8,11 @@ import pytest
 
 from builders import AS_OF, PALLIATIVE, Population, months_ago
 from engine.codes import SNOMED
-from engine.cohorts.care_home import COHORT, residents
+from engine.cohorts.care_home import COHORT
 from engine.codelists import load_codelist
 from engine.config import ConfigError
-from engine.features.efi import DEFICITS as EFI_DEFICITS
+from engine.features.facts import EFI_DEFICITS, build as build_facts
+from spec import clinical_values, evaluate
 
 NURSING, RESIDENTIAL = (SNOMED, "160734000"), (SNOMED, "394923006")
 CARE_HOME, OLD_PEOPLES_HOME = (SNOMED, "248171000000108"), (SNOMED, "160737007")
@@ -228,7 +229,7 @@ def record(spark):
 
 @pytest.fixture(scope="module")
 def listed(record):
-    rows = COHORT.evaluate(record, AS_OF).where("member").collect()
+    rows = evaluate(COHORT, record, AS_OF).where("member").collect()
     return {r["patient_id"]: r.asDict() for r in rows}
 
 
@@ -316,48 +317,184 @@ def test_evidence_is_json(listed):
     assert (ev["efi"], ev["efi_deficits"], ev["efi_band"]) == (0.0, 0, "fit")
 
 
-def test_every_rule_flag_true_for_members(listed):
-    for row in listed.values():
-        assert all(row[r.column] for r in COHORT.rules)
-
-
 def test_non_members_are_still_rows_for_attrition(record):
-    rows = {r["patient_id"]: r for r in COHORT.evaluate(record, AS_OF).collect()}
+    rows = {r["patient_id"]: r for r in evaluate(COHORT, record, AS_OF).collect()}
     assert rows["own_home_after_care_home"]["resident"] is False
     assert rows["own_home_after_care_home"]["reason"] is None
     assert "aged_17" not in rows and "died_before_as_of" not in rows
 
 
-def test_residents_ignores_eligibility(record):
-    """The shared function answers 'does this person live in a care home'; eligibility is the caller's."""
-    got = {r["patient_id"] for r in residents(record, AS_OF, COHORT.params()).collect()}
+
+def test_residence_facts_ignore_eligibility(record):
+    """Residence is a patient fact ('does this person live in a care home'); eligibility is the cohort's."""
+    facts = {r["patient_id"]: r for r in build_facts(record, AS_OF).collect()}
+    got = {pid for pid, r in facts.items() if r["care_home"]}
     assert {"aged_17", "died_before_as_of", "nursing_code", "address_flag_only"} <= got
     assert not got & {"own_home_after_care_home", "visit_encounter_only", "code_entered_in_error"}
+    assert (facts["aged_17"]["care_home_source"], facts["aged_17"]["care_home_setting"]) == ("residence code", "nursing")
+    assert facts["address_flag_and_code"]["care_home_source"] == "residence code and address flag"
+    own = facts["own_home_after_care_home"]
+    assert (own["care_home_source"], own["resident_by_code"], own["residence_type"]) == (None, False, "not_care_home")
 
 
 def test_parameters_change_the_answer(spark):
     chosen = {k: CASES[k] for k in ("residential_code", "nursing_code", "smr_6_months_ago")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
-                           overrides={"care_home_types": ["nursing"], "smr_window_months": 3}).where("member")
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"smr_window_months": 3}).where("member")
     got = {r["patient_id"]: r["band"] for r in rows.collect()}
-    assert got == {"nursing_code": "no SMR in 3 months", "smr_6_months_ago": "no SMR in 3 months"}
+    assert got == {"residential_code": "no SMR in 3 months", "nursing_code": "no SMR in 3 months",
+                   "smr_6_months_ago": "no SMR in 3 months"}
+
+
+def test_care_home_types_come_from_the_facts_conf(spark, tmp_path, monkeypatch):
+    """care_home_types moved to conf/facts.yaml: narrowing it there narrows the cohort."""
+    import yaml
+    from engine.config import conf_dir
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    for item in conf_dir().iterdir():
+        if item.name != "facts.yaml":
+            (conf / item.name).symlink_to(item)
+    facts_yaml = yaml.safe_load((conf_dir() / "facts.yaml").read_text())
+    (conf / "facts.yaml").write_text(yaml.safe_dump({**facts_yaml, "care_home_types": ["nursing"]}))
+    monkeypatch.setenv("CASEFIND_CONF", str(conf))
+    chosen = {k: CASES[k] for k in ("residential_code", "nursing_code", "smr_6_months_ago")}
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF).where("member")
+    assert {r["patient_id"]: r["band"] for r in rows.collect()} == {"nursing_code": B1, "smr_6_months_ago": B2}
 
 
 def test_unknown_or_mistyped_parameter_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown parameter 'smr_months'"):
         COHORT.params({"smr_months": 6})
-    with pytest.raises(ConfigError, match="must be a list"):
-        COHORT.params({"care_home_types": "nursing"})
+    with pytest.raises(ConfigError, match="unknown parameter 'care_home_types'"):    # a facts choice now
+        COHORT.params({"care_home_types": ["nursing"]})
+    with pytest.raises(ConfigError, match="must be a whole number"):
+        COHORT.params({"smr_window_months": "six"})
 
 
 def test_explain_shows_current_values():
-    text = COHORT.explain({"smr_window_months": 6, "care_home_types": ["nursing"]})
-    assert "no structured medication review in the last 6 months" in text
-    assert "care_home_types = nursing" in text and "UPRN" in text and "eFI" in text
+    text = COHORT.explain({"smr_window_months": 6})
+    assert "no structured medication review in the last 6 months" in text and "smr_window_months = 6" in text
+    assert "care_home_types in conf/facts.yaml" in text and "UPRN" in text and "eFI" in text
 
 
-def test_conf_file_holds_every_default_with_its_clinical_value():
-    import yaml
-    from engine.config import conf_dir
-    from engine.cohorts.care_home import DEFAULTS
-    assert yaml.safe_load((conf_dir() / "cohorts" / "care_home.yaml").read_text()) == DEFAULTS
+# --- a patient meeting everything but one rule is not listed -----------------------------------------
+def test_each_rule_failing_alone_unlists(spark):
+    """The same resident, once eligible and listed, then with one thing changed each time."""
+    pop = Population()
+    variants = {
+        "resident_control": {},
+        "resident_but_own_home_since": {"own_home": True},
+        "resident_but_aged_17": {"birth_date": dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1)},
+        "resident_but_died": {"death_date": AS_OF},
+        "resident_but_deregistered": {"registration_end": AS_OF},
+    }
+    for pid, change in variants.items():
+        own_home = change.pop("own_home", False)
+        pop.patient(pid, age=86, **change)
+        resident(pop, pid)
+        if own_home:
+            pop.event(pid, OWN_HOME, AS_OF)
+    rows = {r["patient_id"]: r for r in evaluate(COHORT, pop.record(spark), AS_OF).collect()}
+    assert rows["resident_control"]["member"] and rows["resident_control"]["band"] == B1
+    assert (rows["resident_but_own_home_since"]["resident"], rows["resident_but_own_home_since"]["member"]) == \
+        (False, False)
+    assert not {"resident_but_aged_17", "resident_but_died", "resident_but_deregistered"} & set(rows)
+
+
+# --- band boundary: an SMR exactly at the window start puts the resident in band 2 ------------------
+@pytest.mark.parametrize("pid,band_order", [
+    ("smr_exactly_12_months_ago", 2), ("smr_12_months_and_a_day_ago", 1), ("smr_after_as_of", 1)])
+def test_smr_window_band_boundary(listed, pid, band_order):
+    assert listed[pid]["band_order"] == band_order
+    assert listed[pid]["band"] == (B1, B2)[band_order - 1]
+    assert listed[pid]["last_smr_date"] == (months_ago(12) if band_order == 2 else None)
+
+
+def test_worklist_breaks_a_tie_by_patient_id(spark):
+    """Same band, same eFI, same admissions: patient_id decides, whatever order the record holds."""
+    from engine.worklists.build import evaluate as worklist
+    pop = Population()
+    for pid in ("tie_b", "tie_a", "tie_c_smr", "tie_z_more_admissions"):
+        pop.patient(pid, age=86)
+        resident(pop, pid)
+    pop.event("tie_c_smr", SMR, months_ago(1), kind="procedure")
+    pop.encounter("tie_z_more_admissions", months_ago(1), "emergency")
+    ranked = worklist(COHORT, pop.record(spark), AS_OF).worklist
+    assert list(ranked["patient_id"]) == ["tie_z_more_admissions", "tie_a", "tie_b", "tie_c_smr"]
+    assert list(ranked["rank"]) == [1, 2, 3, 4]
+
+
+GOLDEN = {
+    'address_flag_and_code': (
+        "Care-home resident (nursing home): residence code 'Lives in a nursing home' on 2023-06-01; address "
+        'flagged as a care home; no structured medication review since 2025-03-31; no emergency admission since '
+        '2025-03-31; eFI 0.028 (1/36: requirement for care), fit.',
+        '{"source":"residence code and address flag","setting":"nursing","residence_code":"160734000",'
+        '"residence_term":"Lives in a nursing home","residence_type":"nursing","residence_date":"2023-06-01",'
+        '"address_care_home":true,"smr_window_start":"2025-03-31","efi":0.027777777777777776,"efi_deficits":1,'
+        '"efi_band":"fit","efi_deficit_list":"requirement for care","emergency_admissions":0,'
+        '"emergency_window_start":"2025-03-31"}'),
+    'address_flag_with_later_own_home_code': (
+        "Care-home resident: address flagged as a care home (latest residence code 'Lives in own home' on "
+        '2023-09-09); no structured medication review since 2025-03-31; no emergency admission since 2025-03-31; '
+        'eFI 0.000 (0/36: ), fit.',
+        '{"source":"address flag","setting":"unknown","residence_code":"160943002","residence_term":"Lives in own '
+        'home","residence_type":"not_care_home","residence_date":"2023-09-09","address_care_home":true,'
+        '"smr_window_start":"2025-03-31","efi":0.0,"efi_deficits":0,"efi_band":"fit","efi_deficit_list":"",'
+        '"emergency_admissions":0,"emergency_window_start":"2025-03-31"}'),
+    'frail_resident': (
+        "Care-home resident (nursing home): residence code 'Lives in a nursing home' on 2023-06-01; no structured "
+        'medication review since 2025-03-31; no emergency admission since 2025-03-31; eFI 0.389 (14/36: activity '
+        'limitation, anaemia, arthritis, atrial fibrillation, cerebrovascular disease, chronic kidney disease, '
+        'diabetes, dizziness, dyspnoea, foot problems, fragility fracture, hearing impairment, heart failure, '
+        'requirement for care), severe.',
+        '{"source":"residence code","setting":"nursing","residence_code":"160734000","residence_term":"Lives in a '
+        'nursing home","residence_type":"nursing","residence_date":"2023-06-01","address_care_home":false,'
+        '"smr_window_start":"2025-03-31","efi":0.3888888888888889,"efi_deficits":14,"efi_band":"severe",'
+        '"efi_deficit_list":"activity limitation, anaemia, arthritis, atrial fibrillation, cerebrovascular '
+        'disease, chronic kidney disease, diabetes, dizziness, dyspnoea, foot problems, fragility fracture, '
+        'hearing impairment, heart failure, requirement for care","emergency_admissions":0,'
+        '"emergency_window_start":"2025-03-31"}'),
+    'resident_with_visit': (
+        "Care-home resident (nursing home): residence code 'Lives in a nursing home' on 2023-06-01; no structured "
+        'medication review since 2025-03-31; no emergency admission since 2025-03-31; eFI 0.028 (1/36: requirement '
+        'for care), fit; last care-home visit code 2026-01-31.',
+        '{"source":"residence code","setting":"nursing","residence_code":"160734000","residence_term":"Lives in a '
+        'nursing home","residence_type":"nursing","residence_date":"2023-06-01","address_care_home":false,'
+        '"care_home_contact_code":"889311000000109","care_home_contact_date":"2026-01-31",'
+        '"smr_window_start":"2025-03-31","efi":0.027777777777777776,"efi_deficits":1,"efi_band":"fit",'
+        '"efi_deficit_list":"requirement for care","emergency_admissions":0,"emergency_window_start":"2025-03-31"}'),
+    'smr_6_months_ago': (
+        "Care-home resident (nursing home): residence code 'Lives in a nursing home' on 2023-06-01; structured "
+        'medication review on 2025-09-30; no emergency admission since 2025-03-31; eFI 0.028 (1/36: requirement '
+        'for care), fit.',
+        '{"source":"residence code","setting":"nursing","residence_code":"160734000","residence_term":"Lives in a '
+        'nursing home","residence_type":"nursing","residence_date":"2023-06-01","address_care_home":false,'
+        '"last_smr_in_window":"2025-09-30","smr_window_start":"2025-03-31","efi":0.027777777777777776,'
+        '"efi_deficits":1,"efi_band":"fit","efi_deficit_list":"requirement for care","emergency_admissions":0,'
+        '"emergency_window_start":"2025-03-31"}'),
+    'two_admissions': (
+        "Care-home resident (nursing home): residence code 'Lives in a nursing home' on 2023-06-01; no structured "
+        'medication review since 2025-03-31; 2 emergency admissions since 2025-03-31 (latest 2026-01-31); eFI '
+        '0.028 (1/36: requirement for care), fit.',
+        '{"source":"residence code","setting":"nursing","residence_code":"160734000","residence_term":"Lives in a '
+        'nursing home","residence_type":"nursing","residence_date":"2023-06-01","address_care_home":false,'
+        '"smr_window_start":"2025-03-31","efi":0.027777777777777776,"efi_deficits":1,"efi_band":"fit",'
+        '"efi_deficit_list":"requirement for care","emergency_admissions":2,'
+        '"last_emergency_admission":"2026-01-31","emergency_window_start":"2025-03-31"}'),
+}
+
+
+@pytest.mark.parametrize("pid", list(GOLDEN))
+def test_reason_and_evidence_unchanged_from_the_record_based_cohort(listed, pid):
+    """Golden output of the cohort before it read the patient facts: worklists must not change."""
+    assert (listed[pid]["reason"], listed[pid]["evidence"]) == GOLDEN[pid]
+
+
+# --- the clinical values in conf/cohorts/care_home.yaml ---------------------------------------------
+def test_conf_holds_the_clinical_values():
+    clinical_values(COHORT, {
+        "min_age": (18, "age ≥ 18 unless a rule says otherwise"),
+        "smr_window_months": (12, "Rank: no SMR in 12 months first"),
+        "emergency_window_months": (12, "then emergency admissions in 12 months (desc)"),
+    })

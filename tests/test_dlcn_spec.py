@@ -1,4 +1,5 @@
-"""Spec tests for the DLCN score (engine.features.dlcn, CLINICAL_RULES §5): one tiny patient per rule.
+"""Spec tests for the DLCN score (the ``dlcn*`` facts of engine.features.facts, CLINICAL_RULES §5):
+one tiny patient per rule. Its thresholds are facts parameters (conf/facts.yaml).
 
 conf/codelists/tendon_xanthoma.csv ships empty (no public code was confirmed), so the xanthoma
 cases run against a copy of the codelists with one stand-in code added, which is exactly how a user
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 
 from builders import AS_OF, CHD, PAD, STROKE, Population
 from engine.codes import SNOMED
 from engine.config import conf_dir
-from engine.features.dlcn import DEFAULTS, LOWER_BOUND_NOTE, dlcn
+from engine.features.facts import build as build_facts
 
 LDL = (SNOMED, "1022191000000100")
 LDL_LOINC = ("http://loinc.org", "18262-6")
@@ -29,6 +32,17 @@ def codelists_with_xanthoma(tmp_path):
     (folder / "tendon_xanthoma.csv").write_text(
         "# test copy: one stand-in code\ncode,term,system\nTEST-TENDON-XANTHOMA,Tendon xanthoma (test),snomedct\n",
         encoding="utf-8")
+    return folder
+
+
+def conf_with_facts(tmp_path, **changes) -> Path:
+    """A copy of conf/ whose facts.yaml has ``changes``: point CASEFIND_CONF at it."""
+    folder = tmp_path / "conf"
+    shutil.copytree(conf_dir(), folder)
+    facts = yaml.safe_load((folder / "facts.yaml").read_text(encoding="utf-8"))
+    unknown = set(changes) - set(facts)
+    assert not unknown, f"not facts parameters: {unknown}"
+    (folder / "facts.yaml").write_text(yaml.safe_dump({**facts, **changes}), encoding="utf-8")
     return folder
 
 
@@ -66,6 +80,14 @@ for value, points in ((8.51, 8), (8.5, 5), (6.5, 5), (6.49, 3), (6.45, 3), (5.0,
 @case(3, (3, 0, 0))
 def highest_ldl_not_latest(p, pid, b):
     p.event(pid, LDL, dt.date(2016, 3, 1), 5.6)
+    p.event(pid, LDL, RECENT, 3.1)
+
+
+@case(3, (3, 0, 0))
+def equal_highest_ldl_twice(p, pid, b):
+    p.event(pid, LDL, dt.date(2019, 3, 1), 5.6)
+    p.event(pid, LDL, dt.date(2021, 3, 1), 5.6)
+    p.event(pid, LDL, dt.date(2018, 3, 1), 5.6)
     p.event(pid, LDL, RECENT, 3.1)
 
 
@@ -119,6 +141,24 @@ def woman_pad_at_59(p, pid, b): p.diagnosis(pid, PAD, birthday(b, 59))
 def woman_pad_at_60(p, pid, b): p.diagnosis(pid, PAD, birthday(b, 60))
 
 
+@case(1, (0, 1, 0), sex="male")
+def earliest_of_stroke_and_pad_decides(p, pid, b):
+    p.diagnosis(pid, STROKE, birthday(b, 58))
+    p.diagnosis(pid, PAD, birthday(b, 52))
+
+
+@case(0, (0, 0, 0), sex="male")
+def late_chd_and_late_stroke_score_nothing(p, pid, b):
+    p.diagnosis(pid, CHD, birthday(b, 56))
+    p.diagnosis(pid, STROKE, birthday(b, 57))
+
+
+@case(1, (0, 1, 0), sex="male")
+def late_chd_with_premature_stroke_scores_1(p, pid, b):
+    p.diagnosis(pid, CHD, birthday(b, 56))
+    p.diagnosis(pid, STROKE, birthday(b, 50))
+
+
 @case(2, (0, 2, 0), sex="male")
 def premature_chd_and_stroke_score_the_group_once(p, pid, b):
     p.diagnosis(pid, CHD, birthday(b, 50))
@@ -142,6 +182,10 @@ def ldl_and_tendon_xanthoma(p, pid, b):
 def tendon_xanthoma_refuted(p, pid, b): p.diagnosis(pid, XANTHOMA, dt.date(2020, 2, 1), status="refuted")
 
 
+def facts_rows(record) -> dict[str, dict]:
+    return {r["patient_id"]: r.asDict() for r in build_facts(record, AS_OF).collect()}
+
+
 @pytest.fixture(scope="module")
 def scored(spark, tmp_path_factory):
     pop = Population()
@@ -150,7 +194,7 @@ def scored(spark, tmp_path_factory):
         build(pop, pid, birth)
     record = pop.record(spark)
     record.codelist_dir = codelists_with_xanthoma(tmp_path_factory.mktemp("dlcn"))
-    return {r["patient_id"]: r.asDict() for r in dlcn(record, AS_OF, DEFAULTS).collect()}
+    return facts_rows(record)
 
 
 @pytest.mark.parametrize("pid", list(CASES))
@@ -167,35 +211,71 @@ def test_components_name_each_scored_item(scored):
     assert "tendon xanthoma (coded 2020-02-01) → 6" in scored["ldl_and_tendon_xanthoma"]["dlcn_components"]
     vascular = scored["man_stroke_at_54"]["dlcn_components"]
     assert "premature cerebral/peripheral vascular disease (first code" in vascular and vascular.endswith("age 54) → 1")
+    # two decimals where the value has them, and no trailing zeros
+    assert scored["ldl_4_95"]["dlcn_components"] == "LDL-C 4.95 → 1"
+    assert scored["ldl_5_0"]["dlcn_components"] == "LDL-C 5 → 3"
 
 
 def test_highest_ldl_and_its_date(scored):
     row = scored["highest_ldl_not_latest"]
     assert (row["max_ldl"], row["max_ldl_date"]) == (5.6, dt.date(2016, 3, 1))
+    row = scored["equal_highest_ldl_twice"]      # a tie on the highest value: its latest date
+    assert (row["max_ldl"], row["max_ldl_date"]) == (5.6, dt.date(2021, 3, 1))
 
 
 def test_first_event_and_age(scored):
     row = scored["first_chd_code_decides"]
     assert (row["first_chd_date"], row["first_chd_age"]) == (birthday(born(60), 50), 50)
+    row = scored["earliest_of_stroke_and_pad_decides"]
+    assert (row["first_vascular_date"], row["first_vascular_age"]) == (birthday(born(60), 52), 52)
 
 
 def test_shipped_xanthoma_list_scores_nothing(spark):
     pop = Population()
     pop.patient("x", birth_date=born(60))
     pop.diagnosis("x", XANTHOMA, dt.date(2020, 2, 1))
-    row = dlcn(pop.record(spark), AS_OF, DEFAULTS).collect()[0]
-    assert row["dlcn_exam_points"] == 0
+    row = facts_rows(pop.record(spark))["x"]
+    assert (row["dlcn_exam_points"], row["xanthoma_date"]) == (0, None)
 
 
-def test_thresholds_are_parameters(spark):
+def test_thresholds_are_facts_parameters(spark, tmp_path, monkeypatch):
     pop = Population()
     pop.patient("a", sex="male", birth_date=born(60))
     pop.event("a", LDL, RECENT, 6.2)
     pop.diagnosis("a", CHD, birthday(born(60), 56))
-    p = dict(DEFAULTS, dlcn_ldl_5_points_from=6.0, dlcn_premature_age_men=57)
-    row = dlcn(pop.record(spark), AS_OF, p).collect()[0]
-    assert (row["dlcn"], row["dlcn_ldl_points"], row["dlcn_history_points"]) == (7, 5, 2)
+    pop.patient("w", sex="female", birth_date=born(70))
+    pop.event("w", LDL, RECENT, 8.6)
+    pop.diagnosis("w", PAD, birthday(born(70), 61))
+    record = pop.record(spark)
+    assert {k: (r["dlcn"], r["dlcn_ldl_points"], r["dlcn_history_points"]) for k, r in facts_rows(record).items()} \
+        == {"a": (3, 3, 0), "w": (8, 8, 0)}
+    monkeypatch.setenv("CASEFIND_CONF", str(conf_with_facts(
+        tmp_path, dlcn_ldl_5_points_from=6.0, dlcn_premature_age_men=57, dlcn_ldl_8_points_above=8.6,
+        dlcn_premature_age_women=62)))
+    got = {k: (r["dlcn"], r["dlcn_ldl_points"], r["dlcn_history_points"]) for k, r in facts_rows(record).items()}
+    assert got == {"a": (7, 5, 2), "w": (6, 5, 1)}
 
 
-def test_lower_bound_note_names_what_is_missing():
-    assert "lower bound" in LOWER_BOUND_NOTE and "family history" in LOWER_BOUND_NOTE
+# yaml key → (value, a quote from CLINICAL_RULES.md stating it)
+CLINICAL_VALUES = {
+    "dlcn_ldl_8_points_above": (8.5, "> 8.5 → 8"),
+    "dlcn_ldl_5_points_from": (6.5, "6.5–8.5 → 5"),
+    "dlcn_ldl_3_points_from": (5.0, "5.0–6.4 → 3"),
+    "dlcn_ldl_1_point_from": (4.0, "4.0–4.9 → 1"),
+    "dlcn_premature_age_men": (55, "own premature CHD, men < 55"),
+    "dlcn_premature_age_women": (60, "women < 60 → 2"),
+}
+
+
+def test_facts_yaml_holds_the_clinical_values():
+    facts = yaml.safe_load((conf_dir() / "facts.yaml").read_text(encoding="utf-8"))
+    assert {k: facts[k] for k in CLINICAL_VALUES} == {k: v for k, (v, _) in CLINICAL_VALUES.items()}
+
+
+def test_clinical_values_are_quoted_from_clinical_rules():
+    rules = Path(__file__).resolve().parents[2] / "shared" / "CLINICAL_RULES.md"
+    if not rules.is_file():
+        pytest.skip(f"{rules} not found (../shared sits beside the project on developer machines and CI)")
+    text = " ".join(rules.read_text(encoding="utf-8").split())
+    missing = [quote for _, quote in CLINICAL_VALUES.values() if quote not in text]
+    assert not missing, f"not in CLINICAL_RULES.md: {missing}"

@@ -10,7 +10,8 @@ from pyspark.sql import functions as F
 from builders import AS_OF, Population, months_ago
 from engine.codelists import load_codelist
 from engine.codes import RXNORM, SNOMED
-from engine.features.efi import BANDS, DEFICITS, N_DEFICITS, POLYPHARMACY, band, efi
+from engine.features.facts import EFI_BANDS as BANDS, EFI_DEFICITS as DEFICITS, EFI_N_DEFICITS as N_DEFICITS, \
+    EFI_POLYPHARMACY as POLYPHARMACY, build, efi_band as band
 
 RECENT = months_ago(2)
 LONG_AGO = dt.date(2012, 5, 1)
@@ -193,7 +194,8 @@ def result(spark):
     for pid, (_, _, build) in CASES.items():
         p.patient(pid, age=80)
         build(p, pid)
-    rows = efi(p.record(spark), AS_OF).collect()
+    rows = build(p.record(spark), AS_OF).select("patient_id", "efi", "efi_deficits", "efi_band",
+                                               "efi_deficit_list").collect()
     return {r["patient_id"]: r for r in rows}
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from builders import AS_OF, CHD, PAD, STROKE, Population, months_ago
 from engine.cohorts.fh import COHORT
 from engine.codes import LOINC, SNOMED
-from engine.config import ConfigError
+from engine.config import ConfigError, conf_dir, load_facts_params
+from spec import evaluate
 from test_dlcn_spec import XANTHOMA, birthday, codelists_with_xanthoma
 
 REFER, ASSESS = "refer for genetic testing", "assess"
@@ -65,6 +68,22 @@ def tc_7_5_at_25(p, pid): p.event(pid, TC, RECENT, 7.5)
 def tc_8_at_35(p, pid): p.event(pid, TC, RECENT, 8.0)
 @case(ASSESS, age=35)
 def tc_8_day_before_30th_birthday(p, pid): p.event(pid, TC, birthday(born(35), 30, -1), 8.0)
+@case(None, age=35)
+def tc_8_at_35_after_7_at_29(p, pid):
+    # the highest total cholesterol (8.0 at 35) is not the one measured before 30 (7.0)
+    p.event(pid, TC, birthday(born(35), 29), 7.0)
+    p.event(pid, TC, RECENT, 8.0)
+
+
+@case(ASSESS, age=35)
+def every_criterion_met(p, pid):
+    # young: the highest before 30 (8.0 at 29), not the highest ever (9.2 at 34)
+    p.event(pid, TC, birthday(born(35), 29, 10), 8.0)
+    p.event(pid, TC, birthday(born(35), 28), 7.9)
+    p.event(pid, TC, birthday(born(35), 34), 9.2)
+    p.event(pid, LDL, RECENT, 5.0)
+
+
 @case(None, age=35)
 def tc_8_on_30th_birthday(p, pid): p.event(pid, TC, birthday(born(35), 30), 8.0)
 
@@ -123,6 +142,19 @@ def ldl_8_51(p, pid): p.event(pid, LDL, RECENT, 8.51)
 def ldl_8_5(p, pid): p.event(pid, LDL, RECENT, 8.5)
 @case(ASSESS)
 def ldl_6_5_alone(p, pid): p.event(pid, LDL, RECENT, 6.5)
+
+
+@case(REFER, sex="male", age=62)
+def dlcn_6_ldl_6_5_premature_stroke(p, pid):
+    p.event(pid, LDL, RECENT, 6.5)
+    p.diagnosis(pid, STROKE, birthday(born(62), 50))
+
+
+@case(ASSESS)
+def equal_highest_ldl_latest_date(p, pid):
+    p.event(pid, LDL, dt.date(2017, 5, 1), 5.6)
+    p.event(pid, LDL, dt.date(2020, 5, 1), 5.6)
+    p.event(pid, LDL, dt.date(2016, 5, 1), 5.6)
 
 
 @case(REFER, sex="male", age=62)
@@ -192,7 +224,7 @@ def build(cases=CASES) -> Population:
 def considered(spark, tmp_path_factory):
     record = build().record(spark)
     record.codelist_dir = codelists_with_xanthoma(tmp_path_factory.mktemp("fh"))
-    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(record, AS_OF).collect()}
+    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, record, AS_OF).collect()}
 
 
 @pytest.fixture(scope="module")
@@ -207,11 +239,13 @@ def test_rule(listed, pid):
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
 
-def test_band_order_and_dlcn(listed):
-    assert listed["ldl_6_5_premature_chd"]["band_order"] == 1 and listed["ldl_6_5_premature_chd"]["dlcn"] == 7
+def test_dlcn(listed):
+    assert listed["ldl_6_5_premature_chd"]["dlcn"] == 7
     assert listed["ldl_6_45_premature_chd_gap_scores_3"]["dlcn"] == 5
     assert listed["ldl_5_5_premature_chd_and_stroke_group_scores_once"]["dlcn"] == 5
-    assert listed["ldl_4_91"]["band_order"] == 2 and listed["ldl_4_91"]["dlcn"] == 1
+    # the refer boundary: DLCN 6 refers, DLCN 5 does not
+    assert listed["dlcn_6_ldl_6_5_premature_stroke"]["dlcn"] == 6 and listed["ldl_6_5_alone"]["dlcn"] == 5
+    assert listed["ldl_4_91"]["dlcn"] == 1
     assert listed["tc_9_5_without_ldl"]["dlcn"] == 0 and listed["tc_9_5_without_ldl"]["max_ldl"] is None
 
 
@@ -221,6 +255,21 @@ def test_attrition_flags(considered):
     assert considered["normal_lipids"]["cholesterol_recorded"] is True
     assert considered["normal_lipids"]["cholesterol_raised"] is False
     assert "died" not in considered and "aged_17" not in considered
+
+
+def flags(row) -> tuple:
+    return tuple(row[c.name] for c in COHORT.criteria)
+
+
+def test_each_criterion_failing_alone(considered):
+    assert [c.name for c in COHORT.criteria] == ["not_coded_fh", "cholesterol_recorded", "cholesterol_raised"]
+    assert flags(considered["coded_fh"]) == (False, True, True)
+    assert considered["coded_fh"]["member"] is False
+    # cholesterol_recorded cannot fail alone: with no result recorded nothing can be raised
+    assert flags(considered["no_lipids"]) == (True, False, False)
+    assert flags(considered["normal_lipids"]) == (True, True, False)
+    assert flags(considered["tc_8_at_35_after_7_at_29"]) == (True, True, False)
+    assert considered["normal_lipids"]["member"] is False
 
 
 def test_reason_quotes_values_dates_and_the_lower_bound(listed):
@@ -239,6 +288,25 @@ def test_reason_quotes_values_dates_and_the_lower_bound(listed):
 def test_reason_names_every_criterion_met(listed):
     pop_row = listed["tc_loinc_coded_9_4"]
     assert pop_row["criteria"] == f"total cholesterol 9.4 mmol/L on {RECENT.isoformat()} (> 9.0)"
+    young, oldest = birthday(born(35), 29, 10).isoformat(), birthday(born(35), 34).isoformat()
+    assert listed["every_criterion_met"]["criteria"] == (
+        f"total cholesterol 8 mmol/L on {young} at age 29 (> 7.5 under 30); "
+        f"total cholesterol 9.2 mmol/L on {oldest} (> 9.0); LDL-C 5 mmol/L on {RECENT.isoformat()} (> 4.9)")
+
+
+def test_whole_reason_and_evidence(listed):
+    row = listed["every_criterion_met"]
+    young, oldest = birthday(born(35), 29, 10).isoformat(), birthday(born(35), 34).isoformat()
+    assert row["reason"] == (
+        f"Highest recorded total cholesterol 8 mmol/L on {young} at age 29 (> 7.5 under 30); total cholesterol "
+        f"9.2 mmol/L on {oldest} (> 9.0); LDL-C 5 mmol/L on {RECENT.isoformat()} (> 4.9). DLCN score at least 3 "
+        "(not above 5: assess) from LDL-C 5 → 3 — a lower bound: family history, corneal arcus and DNA results "
+        "are not in the record, and the highest LDL-C may be a treated value. No FH diagnosis code.")
+    assert row["evidence"] == (
+        f'{{"max_total_cholesterol":9.2,"max_total_cholesterol_date":"{oldest}",'
+        f'"max_total_cholesterol_under_age":8.0,"max_total_cholesterol_under_age_date":"{young}",'
+        f'"age_at_that_test":29,"max_ldl":5.0,"max_ldl_date":"{RECENT.isoformat()}","dlcn_lower_bound":3,'
+        '"dlcn_ldl_points":3,"dlcn_history_points":0,"dlcn_exam_points":0,"unit":"mmol/L"}')
 
 
 def test_evidence_is_json(listed):
@@ -246,17 +314,16 @@ def test_evidence_is_json(listed):
     assert (ev["max_ldl"], ev["max_ldl_date"], ev["dlcn_lower_bound"], ev["unit"]) == (5.6, "2016-05-01", 3, "mmol/L")
     ev = json.loads(listed["ldl_6_6_premature_pad_woman"]["evidence"])
     assert (ev["first_vascular_age"], ev["dlcn_history_points"]) == (58, 1)
-
-
-def test_every_rule_flag_true_for_members(listed):
-    for row in listed.values():
-        assert all(row[r.column] for r in COHORT.rules)
+    ev = json.loads(listed["equal_highest_ldl_latest_date"]["evidence"])     # a tie: the latest date
+    assert (ev["max_ldl"], ev["max_ldl_date"]) == (5.6, "2020-05-01")
+    ev = json.loads(listed["ldl_5_2_tendon_xanthoma"]["evidence"])
+    assert (ev["tendon_xanthoma_code"], ev["dlcn_exam_points"], ev["dlcn_lower_bound"]) == ("2021-04-01", 6, 9)
 
 
 def test_thresholds_are_parameters(spark):
     chosen = {k: CASES[k] for k in ("ldl_4_9", "ldl_4_91", "ldl_6_5_alone", "tc_8_at_35")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
-                           overrides={"ldl_above": 4.8, "tc_young_age_below": 40, "dlcn_refer_above": 4})
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
+                    overrides={"ldl_above": 4.8, "tc_young_age_below": 40, "dlcn_refer_above": 4})
     got = {r["patient_id"]: r["band"] for r in rows.where("member").collect()}
     assert got == {"ldl_4_9": ASSESS, "ldl_4_91": ASSESS, "ldl_6_5_alone": REFER, "tc_8_at_35": ASSESS}
 
@@ -269,13 +336,76 @@ def test_unknown_or_mistyped_parameter_is_a_clear_error():
 
 
 def test_explain_shows_current_values():
-    text = COHORT.explain({"ldl_above": 5.5, "dlcn_refer_above": 6})
+    text = COHORT.explain({"ldl_above": 5.5, "dlcn_refer_above": 6}, load_facts_params())
     assert "LDL-C > 5.5" in text and "DLCN > 6 → refer" in text and "ldl_above = 5.5" in text
     assert "lower bound" in text
+    # the DLCN thresholds come from conf/facts.yaml
+    assert "highest LDL-C > 8.5 → 8, ≥ 6.5 → 5, ≥ 5.0 → 3, ≥ 4.0 → 1" in text and "before 55 in men, 60 in women" in text
 
 
-def test_conf_file_holds_every_default_with_its_clinical_value():
-    import yaml
-    from engine.config import conf_dir
-    from engine.cohorts.fh import DEFAULTS
-    assert yaml.safe_load((conf_dir() / "cohorts" / "fh.yaml").read_text()) == DEFAULTS
+# --- the worklist: ranked per PCN by band, DLCN (desc), highest LDL-C (desc), then patient_id -------
+WORKLIST = {      # patient id → (practice, build), in insertion order (not the expected order)
+    "a_tie_b": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 5.2)),
+    "a_null_ldl": ("A10001", lambda p, pid: (p.event(pid, TC, RECENT, 9.5),
+                                             p.diagnosis(pid, STROKE, birthday(born(62), 50)))),
+    "a_ldl_4_91": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 4.91)),
+    "a_ldl_5_9": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 5.9)),
+    "r_dlcn_7": ("A10001", lambda p, pid: (p.event(pid, LDL, RECENT, 6.5),
+                                           p.diagnosis(pid, CHD, birthday(born(62), 50)))),
+    "a_tie_a": ("A10001", lambda p, pid: p.event(pid, LDL, dt.date(2019, 1, 1), 5.2)),
+    "a_dlcn_4_ldl_5": ("A10001", lambda p, pid: (p.event(pid, LDL, RECENT, 5.0),
+                                                 p.diagnosis(pid, PAD, birthday(born(62), 50)))),
+    "z_other_pcn": ("B20002", lambda p, pid: p.event(pid, LDL, RECENT, 5.0)),
+    "a_dlcn_5": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 6.6)),
+    "r_ldl_8_6": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 8.6)),
+    "x_coded_fh": ("A10001", lambda p, pid: (p.event(pid, LDL, RECENT, 9.0),
+                                             p.diagnosis(pid, FH, dt.date(2015, 1, 1)))),
+}
+
+
+def test_worklist_order(spark):
+    from engine.worklists.build import evaluate as worklist
+    pop = Population()
+    for pid, (practice, build_) in WORKLIST.items():
+        pop.patient(pid, sex="male", birth_date=born(62), practice=practice)
+        build_(pop, pid)
+    df = worklist(COHORT, pop.record(spark), AS_OF).worklist
+    got = [(r["pcn_id"], r["rank"], r["patient_id"], r["band"], r["dlcn"]) for r in df.to_dict("records")]
+    assert got == [
+        ("U00001", 1, "r_ldl_8_6", REFER, 8),
+        ("U00001", 2, "r_dlcn_7", REFER, 7),
+        ("U00001", 3, "a_dlcn_5", ASSESS, 5),
+        ("U00001", 4, "a_dlcn_4_ldl_5", ASSESS, 4),      # DLCN before LDL-C
+        ("U00001", 5, "a_ldl_5_9", ASSESS, 3),
+        ("U00001", 6, "a_tie_a", ASSESS, 3),             # same DLCN and LDL-C: patient_id
+        ("U00001", 7, "a_tie_b", ASSESS, 3),
+        ("U00001", 8, "a_ldl_4_91", ASSESS, 1),
+        ("U00001", 9, "a_null_ldl", ASSESS, 1),          # no LDL-C ranks last
+        ("UNASSIGNED", 1, "z_other_pcn", ASSESS, 3),
+    ]
+
+
+# --- the YAML holds the clinical values ------------------------------------------------------------
+CLINICAL_VALUES = {       # yaml key → (value, a quote from CLINICAL_RULES.md stating it)
+    "min_age": (18, "age ≥ 18 unless a rule says otherwise"),
+    "tc_young_above": (7.5, "total cholesterol > 7.5 (age < 30 at the test)"),
+    "tc_young_age_below": (30, "total cholesterol > 7.5 (age < 30 at the test)"),
+    "tc_any_age_above": (9.0, "or > 9.0 (any age)"),
+    "ldl_above": (4.9, "LDL-C > 4.9 [Simon Broome adult criterion]"),
+    "dlcn_refer_above": (5, 'Band: DLCN > 5 ("refer for genetic testing")'),
+}
+
+
+def test_conf_file_holds_the_clinical_values():
+    conf = yaml.safe_load((conf_dir() / "cohorts" / "fh.yaml").read_text(encoding="utf-8"))
+    assert conf == {k: v for k, (v, _) in CLINICAL_VALUES.items()}
+    assert set(conf) == set(COHORT.parameters)
+
+
+def test_clinical_values_are_quoted_from_clinical_rules():
+    rules = Path(__file__).resolve().parents[2] / "shared" / "CLINICAL_RULES.md"
+    if not rules.is_file():
+        pytest.skip(f"{rules} not found (../shared sits beside the project on developer machines and CI)")
+    text = " ".join(rules.read_text(encoding="utf-8").split())
+    missing = [quote for _, quote in CLINICAL_VALUES.values() if quote not in text]
+    assert not missing, f"not in CLINICAL_RULES.md: {missing}"

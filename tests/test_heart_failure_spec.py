@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from builders import AS_OF, Population, months_ago
 from engine.cohorts.heart_failure import COHORT
 from engine.codes import LOINC, RXNORM, SNOMED
-from engine.config import ConfigError
+from engine.config import ConfigError, conf_dir
+from spec import evaluate
 
 URGENT, SOON, LOOP = ("urgent — specialist and echo within 2 weeks", "specialist and echo within 6 weeks",
                       "loop diuretic without heart failure diagnosis")
@@ -129,6 +132,32 @@ def cardiology_referral_recorded_as_procedure(p, pid):
 def cardiology_referral_before(p, pid):
     result(p, pid, 2500)
     p.referral(pid, CARDIOLOGY, TEST_DAY - dt.timedelta(days=30))
+
+
+@case(URGENT)
+def cardiology_referral_cancelled(p, pid):
+    result(p, pid, 2500)
+    p.referral(pid, CARDIOLOGY, TEST_DAY + dt.timedelta(days=3), status="cancelled")
+
+
+@case(LOOP)
+def same_day_echo_and_referral_with_loop_diuretic(p, pid):
+    # one day, two follow-ups: the reason names the first in min(struct(date, what)) order
+    result(p, pid, 900)
+    p.event(pid, ECHO, TEST_DAY + dt.timedelta(days=7), kind="procedure")
+    p.referral(pid, CARDIOLOGY, TEST_DAY + dt.timedelta(days=7))
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+@case(LOOP)
+def earliest_follow_up_with_loop_diuretic(p, pid):
+    result(p, pid, 900)
+    p.referral(pid, CARDIOLOGY, TEST_DAY + dt.timedelta(days=30))
+    p.event(pid, ECHO, TEST_DAY + dt.timedelta(days=5), kind="procedure")
+    p.event(pid, ECHO, TEST_DAY - dt.timedelta(days=5), kind="procedure")
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
 
 
 @case(URGENT)
@@ -250,6 +279,8 @@ def normal_test_with_loop_diuretic(p, pid):
 def died(p, pid): result(p, pid, 2500)
 @case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
 def aged_17(p, pid): result(p, pid, 2500)
+@case(URGENT, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
+def eighteenth_birthday_on_as_of(p, pid): result(p, pid, 2500)
 @case(URGENT, registration_start=None)
 def no_registration_data(p, pid): result(p, pid, 2500)
 
@@ -264,7 +295,7 @@ def build(cases=CASES) -> Population:
 
 @pytest.fixture(scope="module")
 def considered(spark):
-    return {r["patient_id"]: r.asDict() for r in COHORT.evaluate(build().record(spark), AS_OF).collect()}
+    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, build().record(spark), AS_OF).collect()}
 
 
 @pytest.fixture(scope="module")
@@ -279,15 +310,25 @@ def test_rule(listed, pid):
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
 
-def test_band_order(listed):
-    assert [listed[p]["band_order"] for p in ("ntprobnp_2001", "ntprobnp_2000", "two_furosemide_issues")] == [1, 2, 3]
-
-
 def test_attrition_flags(considered):
     assert considered["on_register"]["not_on_register"] is False
     assert considered["hf_since_resolved"]["not_on_register"] is True
     assert considered["echo_after"]["not_on_register"] is True
     assert considered["echo_after"]["raised_ntprobnp_unactioned_or_loop_diuretic"] is False
+
+
+def flags(row) -> tuple:
+    return tuple(row[c.name] for c in COHORT.criteria)
+
+
+def test_each_criterion_failing_alone(considered):
+    assert [c.name for c in COHORT.criteria] == ["not_on_register", "raised_ntprobnp_unactioned_or_loop_diuretic"]
+    assert flags(considered["on_register"]) == (False, True)
+    assert flags(considered["loop_diuretic_with_hf_diagnosis"]) == (False, True)
+    assert flags(considered["echo_after"]) == (True, False)
+    assert flags(considered["ntprobnp_400"]) == (True, False)
+    assert flags(considered["one_furosemide_issue"]) == (True, False)
+    assert not any(considered[p]["member"] for p in ("on_register", "echo_after", "one_furosemide_issue"))
 
 
 def test_reason_quotes_the_test_and_what_is_missing(listed):
@@ -311,6 +352,33 @@ def test_reason_for_loop_diuretic_band(listed):
     assert f"NT-proBNP 3000 ng/L on {TEST_DAY.isoformat()} was followed by echocardiogram on" in actioned
     assert "(not above 400 ng/L)" in listed["normal_test_with_loop_diuretic"]["reason"]
     assert "2 loop-diuretic issues" in listed["urgent_test_outranks_loop_diuretic"]["reason"]
+    same_day = (TEST_DAY + dt.timedelta(days=7)).isoformat()
+    assert f"was followed by cardiology referral on {same_day};" in \
+        listed["same_day_echo_and_referral_with_loop_diuretic"]["reason"]
+    earliest = (TEST_DAY + dt.timedelta(days=5)).isoformat()
+    assert f"was followed by echocardiogram on {earliest};" in listed["earliest_follow_up_with_loop_diuretic"]["reason"]
+
+
+def test_whole_reason_and_evidence(listed):
+    row = listed["actioned_test_with_loop_diuretic"]
+    since, echo = months_ago(6).isoformat(), (TEST_DAY + dt.timedelta(days=10)).isoformat()
+    assert row["reason"] == (
+        f"2 loop-diuretic issues (furosemide) since {since}, latest {months_ago(1).isoformat()}; NT-proBNP 3000 "
+        f"ng/L on {TEST_DAY.isoformat()} was followed by echocardiogram on {echo}; no heart failure diagnosis.")
+    assert row["evidence"] == (
+        f'{{"ntprobnp":3000.0,"ntprobnp_date":"{TEST_DAY.isoformat()}","ntprobnp_unit":"ng/L",'
+        f'"ntprobnp_window_start":"{months_ago(24).isoformat()}","followed_up_on":"{echo}",'
+        '"followed_up_by":"echocardiogram","loop_diuretic_issues":2,"loop_diuretics":"furosemide",'
+        f'"loop_diuretic_first":"{months_ago(2).isoformat()}","loop_diuretic_last":"{months_ago(1).isoformat()}",'
+        f'"loop_diuretic_window_start":"{since}"}}')
+    # no loop-diuretic issue in the window: the evidence leaves the count out, the worklist shows 0
+    row = listed["ntprobnp_2001"]
+    assert "loop_diuretic_issues" not in json.loads(row["evidence"]) and row["loop_diuretic_issues"] == 0
+    urgent = listed["urgent_test_outranks_loop_diuretic"]["reason"]
+    assert urgent == (
+        f"NT-proBNP 3000 ng/L on {TEST_DAY.isoformat()} (> 2000 ng/L, {(AS_OF - TEST_DAY).days} days ago) with no "
+        f"echocardiogram or cardiology referral since; 2 loop-diuretic issues (furosemide) since {since}, latest "
+        f"{months_ago(1).isoformat()}; no heart failure diagnosis.")
 
 
 def test_evidence_is_json(listed):
@@ -321,17 +389,12 @@ def test_evidence_is_json(listed):
     assert (ev["followed_up_by"], ev["loop_diuretic_issues"], ev["loop_diuretics"]) == ("echocardiogram", 2, "furosemide")
 
 
-def test_every_rule_flag_true_for_members(listed):
-    for row in listed.values():
-        assert all(row[r.column] for r in COHORT.rules)
-
-
 def test_thresholds_are_parameters(spark):
     chosen = {k: CASES[k] for k in ("ntprobnp_400", "ntprobnp_2000", "one_furosemide_issue",
                                     "second_issue_6_months_and_a_day_ago")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
-                           overrides={"ntprobnp_raised_above": 350, "ntprobnp_urgent_above": 1999,
-                                      "loop_diuretic_min_issues": 1, "loop_diuretic_months": 7})
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
+                    overrides={"ntprobnp_raised_above": 350, "ntprobnp_urgent_above": 1999,
+                               "loop_diuretic_min_issues": 1, "loop_diuretic_months": 7})
     got = {r["patient_id"]: r["band"] for r in rows.where("member").collect()}
     assert got == {"ntprobnp_400": SOON, "ntprobnp_2000": URGENT, "one_furosemide_issue": LOOP,
                    "second_issue_6_months_and_a_day_ago": LOOP}
@@ -349,8 +412,84 @@ def test_explain_shows_current_values():
     assert "when above 1500 ng/L" in text and "ntprobnp_urgent_above = 1500" in text
 
 
-def test_conf_file_holds_every_default_with_its_clinical_value():
-    import yaml
-    from engine.config import conf_dir
-    from engine.cohorts.heart_failure import DEFAULTS
-    assert yaml.safe_load((conf_dir() / "cohorts" / "heart_failure.yaml").read_text()) == DEFAULTS
+@pytest.mark.xfail(strict=True, reason="CLINICAL_RULES §6 lists the loop-diuretic band only with no HF code "
+                   "ever (a resolved HF code means the diagnosis was made); the old engine and this conversion "
+                   "list it with a resolved code, kept for byte-identical output: a known deviation")
+def test_loop_diuretic_band_needs_no_hf_code_ever(spark):
+    pop = Population()
+    pop.patient("resolved_hf_on_loop", age=70)
+    pop.diagnosis("resolved_hf_on_loop", HF, dt.date(2018, 1, 1))
+    pop.diagnosis("resolved_hf_on_loop", HF, dt.date(2019, 1, 1), status="resolved")
+    pop.medication("resolved_hf_on_loop", FUROSEMIDE, months_ago(1))
+    pop.medication("resolved_hf_on_loop", FUROSEMIDE, months_ago(2))
+    assert evaluate(COHORT, pop.record(spark), AS_OF).where("member").count() == 0
+
+
+# --- the worklist: ranked per PCN by band, NT-proBNP (desc), days since the test (desc), patient_id --
+def loop(p, pid):
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+WORKLIST = {      # patient id → (practice, build), in insertion order (not the expected order)
+    "l_none_b": ("A10001", loop),
+    "s_tie_b": ("A10001", lambda p, pid: result(p, pid, 900)),
+    "u_3000_recent": ("A10001", lambda p, pid: result(p, pid, 3000, day=months_ago(2))),
+    "l_actioned_5000": ("A10001", lambda p, pid: (result(p, pid, 5000), loop(p, pid),
+                                                  p.event(pid, ECHO, TEST_DAY, kind="procedure"))),
+    "s_1500": ("A10001", lambda p, pid: result(p, pid, 1500, day=months_ago(1))),
+    "u_2500": ("A10001", lambda p, pid: result(p, pid, 2500, day=months_ago(20))),
+    "s_tie_a": ("A10001", lambda p, pid: result(p, pid, 900)),
+    "l_none_a": ("A10001", loop),
+    "u_3000_old": ("A10001", lambda p, pid: result(p, pid, 3000, day=months_ago(10))),
+    "z_other_pcn": ("B20002", lambda p, pid: result(p, pid, 450)),
+    "x_on_register": ("A10001", lambda p, pid: (result(p, pid, 9000), p.diagnosis(pid, HF, dt.date(2020, 1, 1)))),
+}
+
+
+def test_worklist_order(spark):
+    from engine.worklists.build import evaluate as worklist
+    pop = Population()
+    for pid, (practice, build_) in WORKLIST.items():
+        pop.patient(pid, age=70, practice=practice)
+        build_(pop, pid)
+    df = worklist(COHORT, pop.record(spark), AS_OF).worklist
+    got = [(r["pcn_id"], r["rank"], r["patient_id"], r["band"]) for r in df.to_dict("records")]
+    assert got == [
+        ("U00001", 1, "u_3000_old", URGENT),        # same NT-proBNP: the older test first
+        ("U00001", 2, "u_3000_recent", URGENT),
+        ("U00001", 3, "u_2500", URGENT),
+        ("U00001", 4, "s_1500", SOON),
+        ("U00001", 5, "s_tie_a", SOON),             # same value, same day: patient_id
+        ("U00001", 6, "s_tie_b", SOON),
+        ("U00001", 7, "l_actioned_5000", LOOP),     # band before NT-proBNP
+        ("U00001", 8, "l_none_a", LOOP),            # no test ranks last, then patient_id
+        ("U00001", 9, "l_none_b", LOOP),
+        ("UNASSIGNED", 1, "z_other_pcn", SOON),
+    ]
+
+
+# --- the YAML holds the clinical values ------------------------------------------------------------
+CLINICAL_VALUES = {       # yaml key → (value, a quote from CLINICAL_RULES.md stating it)
+    "min_age": (18, "age ≥ 18 unless a rule says otherwise"),
+    "ntprobnp_window_months": (24, "latest NT-proBNP in 24 months"),
+    "ntprobnp_raised_above": (400, "is > 400 ng/L with no echocardiogram or cardiology referral on or after it"),
+    "ntprobnp_urgent_above": (2000, "specialist and echo within 2 weeks\" when > 2000"),
+    "loop_diuretic_months": (6, "≥ 2 loop-diuretic issues in 6 months"),
+    "loop_diuretic_min_issues": (2, "≥ 2 loop-diuretic issues in 6 months"),
+}
+
+
+def test_conf_file_holds_the_clinical_values():
+    conf = yaml.safe_load((conf_dir() / "cohorts" / "heart_failure.yaml").read_text(encoding="utf-8"))
+    assert conf == {k: v for k, (v, _) in CLINICAL_VALUES.items()}
+    assert set(conf) == set(COHORT.parameters)
+
+
+def test_clinical_values_are_quoted_from_clinical_rules():
+    rules = Path(__file__).resolve().parents[2] / "shared" / "CLINICAL_RULES.md"
+    if not rules.is_file():
+        pytest.skip(f"{rules} not found (../shared sits beside the project on developer machines and CI)")
+    text = " ".join(rules.read_text(encoding="utf-8").split())
+    missing = [quote for _, quote in CLINICAL_VALUES.values() if quote not in text]
+    assert not missing, f"not in CLINICAL_RULES.md: {missing}"

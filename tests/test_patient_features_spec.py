@@ -8,8 +8,8 @@ import pytest
 from builders import (AS_OF, BMI, CHD, DIABETES, EGFR, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, STROKE,
                       Population, months_ago)
 from engine.codes import LOINC, SNOMED
-from engine.features.patient import EFI_COLUMNS, LTC, efi_available, feature_columns, medicine_classes, \
-    patient_features
+from engine.features.facts import build as build_facts
+from engine.features.patient import EFI_COLUMNS, LTC, feature_columns, medicine_classes, risk_features
 
 AF, AF_RESOLVED = (SNOMED, "49436004"), (SNOMED, "196371000000102")
 ASTHMA, HEART_FAILURE = (SNOMED, "195967001"), (SNOMED, "84114007")
@@ -119,8 +119,9 @@ def build() -> Population:
 @pytest.fixture(scope="module")
 def result(spark):
     record = build().record(spark)
-    df = patient_features(record, AS_OF)
-    return record, df, {r["patient_id"]: r.asDict() for r in df.collect()}
+    facts = build_facts(record, AS_OF)
+    df = risk_features(facts, AS_OF)
+    return facts, df, {r["patient_id"]: r.asDict() for r in df.collect()}
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +130,13 @@ def rows(result):
 
 
 def test_one_row_per_patient(result):
-    record, df, rows = result
-    assert df.count() == record.patients.count() == len(rows)
+    facts, df, rows = result
+    assert df.count() == facts.count() == len(rows)
 
 
 def test_columns(result):
     record, df, _ = result
-    expected = feature_columns(record) + (EFI_COLUMNS if efi_available() else [])
+    expected = feature_columns(record) + EFI_COLUMNS
     assert df.columns == expected
     assert {f"med_{c}" for c in medicine_classes(record)} >= {"med_anticoagulant_oral", "med_opioid", "med_z_drug"}
     types = dict(df.dtypes)

@@ -11,7 +11,8 @@ from engine.codes import RXNORM, SNOMED
 from engine.cohorts.smr import COHORT
 from engine.codelists import load_codelist
 from engine.config import ConfigError
-from engine.features.efi import DEFICITS as EFI_DEFICITS
+from engine.features.facts import EFI_DEFICITS
+from spec import clinical_values, evaluate
 
 SMR = (SNOMED, "1239511000000100")
 NURSING = (SNOMED, "160734000")
@@ -211,6 +212,23 @@ def two_hazards_one_subgroup(p, pid):
     p.medication(pid, NSAID, RECENT)
 
 
+# The evidence names eGFR, heart failure and asthma when a hazard medicine class was issued in the
+# window (as the worklist always has), not otherwise.
+@case(ONE)
+def poly_10_egfr_no_hazard_medicine(p, pid):
+    medicines(p, pid, 10)
+    p.event(pid, EGFR, months_ago(4), 44)
+    p.diagnosis(pid, HEART_FAILURE, dt.date(2020, 1, 1))
+
+
+@case(ONE)
+def poly_10_egfr_and_ppi(p, pid):
+    medicines(p, pid, 9)
+    p.medication(pid, PPI, RECENT)
+    p.event(pid, EGFR, months_ago(4), 44)
+    p.diagnosis(pid, HEART_FAILURE, dt.date(2020, 1, 1))
+
+
 # --- frail and vulnerable -------------------------------------------------------------------------
 def frail(p, pid): p.event(pid, SEVERE_FRAILTY, dt.date(2024, 2, 1))
 
@@ -395,6 +413,22 @@ def five_subgroups(p, pid):
     p.event(pid, HOUSEBOUND, dt.date(2019, 1, 1))
 
 
+@case("2 subgroups", address_care_home=True)
+def two_subgroups(p, pid): medicines(p, pid, 10)
+
+
+@case("4 subgroups", address_care_home=True, **OLD)
+def four_subgroups(p, pid):
+    medicines(p, pid, 10)
+    p.medication(pid, NSAID, RECENT)
+    p.medication(pid, CO_CODAMOL, months_ago(2))
+    p.medication(pid, CO_CODAMOL, months_ago(1))
+
+
+def all_five(p, pid):
+    five_subgroups(p, pid)
+
+
 # --- exclusions and eligibility -------------------------------------------------------------------
 @case(None)
 def smr_6_months_ago(p, pid):
@@ -426,6 +460,19 @@ def palliative(p, pid):
     p.event(pid, PALLIATIVE, dt.date(2025, 6, 1))
 
 
+# every subgroup, but one criterion fails: not listed
+@case(None, age=88, address_care_home=True)
+def five_subgroups_but_smr_2_months_ago(p, pid):
+    all_five(p, pid)
+    p.event(pid, SMR, months_ago(2), kind="procedure")
+
+
+@case(None, age=88, address_care_home=True)
+def five_subgroups_but_palliative(p, pid):
+    all_five(p, pid)
+    p.event(pid, PALLIATIVE, dt.date(2025, 6, 1))
+
+
 @case(None, death_date=AS_OF - dt.timedelta(days=1))
 def died_before_as_of(p, pid): medicines(p, pid, 10)
 @case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
@@ -444,7 +491,7 @@ def build(cases=CASES):
 
 @pytest.fixture(scope="module")
 def evaluated(spark):
-    rows = COHORT.evaluate(build().record(spark), AS_OF).collect()
+    rows = evaluate(COHORT, build().record(spark), AS_OF).collect()
     return {r["patient_id"]: r.asDict() for r in rows}
 
 
@@ -500,19 +547,25 @@ def test_rank_inputs(listed):
 
 
 def test_worklist_ranks_by_subgroups_then_medicines_then_age(spark):
+    """Band (most subgroups first), then most current medicines, then oldest, then patient_id."""
     from engine.worklists.build import evaluate as worklist
-    chosen = ("poly_10", "smr_12_months_and_a_day_ago", "gi_p3a_aged_70", "five_subgroups", "three_subgroups",
-              "care_home_address_flag")
-    attrs = {"poly_10": dict(age=40), "smr_12_months_and_a_day_ago": dict(age=60)}
+    # (patient id, the case it copies, its age): the record holds them in this order on purpose.
+    chosen = (("poly_10_twin", "poly_10", 40),          # ties with poly_10 on band, medicines and age
+              ("poly_10", "poly_10", 40), ("smr_12_months_and_a_day_ago", "smr_12_months_and_a_day_ago", 60),
+              ("gi_p3a_aged_70", "gi_p3a_aged_70", 70), ("two_subgroups", "two_subgroups", 50),
+              ("five_subgroups", "five_subgroups", 88), ("three_subgroups", "three_subgroups", 50),
+              ("care_home_address_flag", "care_home_address_flag", 50), ("four_subgroups", "four_subgroups", 70))
     pop = Population()
-    for pid in chosen:
-        expected, builder, own = CASES[pid]
-        pop.patient(pid, **{"age": 50, **own, **attrs.get(pid, {})})
+    for pid, like, age in chosen:
+        expected, builder, own = CASES[like]
+        pop.patient(pid, **{**own, "age": age})
         builder(pop, pid)
     ranked = worklist(COHORT, pop.record(spark), AS_OF).worklist
-    assert list(ranked["patient_id"]) == ["five_subgroups", "three_subgroups", "smr_12_months_and_a_day_ago",
-                                          "poly_10", "gi_p3a_aged_70", "care_home_address_flag"]
-    assert list(ranked["band"][:3]) == ["5 subgroups", "3 subgroups", ONE]
+    assert list(ranked["patient_id"]) == ["five_subgroups", "four_subgroups", "three_subgroups", "two_subgroups",
+                                          "smr_12_months_and_a_day_ago", "poly_10", "poly_10_twin",
+                                          "gi_p3a_aged_70", "care_home_address_flag"]
+    assert list(ranked["band"][:5]) == ["5 subgroups", "4 subgroups", "3 subgroups", "2 subgroups", ONE]
+    assert list(ranked["rank"]) == list(range(1, 10))
 
 
 def test_attrition_flags(evaluated):
@@ -553,15 +606,10 @@ def test_evidence_is_json(listed):
     assert (ev["egfr"], ev["egfr_date"]) == (44.0, months_ago(4).isoformat())
 
 
-def test_every_rule_flag_true_for_members(listed):
-    for row in listed.values():
-        assert all(row[r.column] for r in COHORT.rules)
-
-
 def test_parameters_change_the_answer(spark):
     chosen = {k: CASES[k] for k in ("poly_9", "nsaid_3_months_and_a_day_ago", "one_addictive_issue", "frail_only")}
-    rows = COHORT.evaluate(build(chosen).record(spark), AS_OF,
-                           overrides={"polypharmacy_min": 9, "hazard_window_months": 4,
+    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
+                    overrides={"polypharmacy_min": 9, "hazard_window_months": 4,
                                       "addictive_min_issues": 1}).where("member")
     got = {r["patient_id"]: r["band"] for r in rows.collect()}
     assert got == {"poly_9": ONE, "nsaid_3_months_and_a_day_ago": ONE, "one_addictive_issue": ONE}
@@ -578,9 +626,9 @@ def test_reason_and_evidence_quote_the_efi(listed):
 
 def test_efi_threshold_parameter_changes_the_answer(spark):
     chosen = {k: CASES[k] for k in ("efi_12_housebound", "efi_13_housebound")}
-    low = COHORT.evaluate(build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.3}).where("member")
+    low = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.3}).where("member")
     assert {r["patient_id"] for r in low.collect()} == {"efi_12_housebound", "efi_13_housebound"}
-    high = COHORT.evaluate(build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.4}).where("member")
+    high = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.4}).where("member")
     assert high.count() == 0
 
 
@@ -597,8 +645,136 @@ def test_explain_shows_current_values():
     assert "eFI >0.36" in text and "efi_severe_above = 0.36" in text
 
 
-def test_conf_file_holds_every_default_with_its_clinical_value():
-    import yaml
-    from engine.config import conf_dir
-    from engine.cohorts.smr import DEFAULTS
-    assert yaml.safe_load((conf_dir() / "cohorts" / "smr.yaml").read_text()) == DEFAULTS
+# --- a patient meeting everything but one rule is not listed -----------------------------------------
+@pytest.mark.parametrize("pid,failing", [
+    ("five_subgroups_but_smr_2_months_ago", "no_recent_smr"),
+    ("five_subgroups_but_palliative", "not_palliative"),
+    ("poly_9", "any_subgroup"),
+])
+def test_each_rule_failing_alone_unlists(evaluated, pid, failing):
+    row = evaluated[pid]
+    assert {c.name: row[c.name] for c in COHORT.criteria} == {c.name: c.name != failing for c in COHORT.criteria}
+    assert (row["member"], row["band"], row["reason"], row["evidence"]) == (False, None, None, None)
+
+
+def test_every_subgroup_alone_meets_any_subgroup(evaluated):
+    """The third rule holds for each subgroup on its own (and the same patient minus it is not listed)."""
+    for pid, subgroup in EXPECTED_SUBGROUP.items():
+        assert evaluated[pid]["any_subgroup"] and evaluated[pid][subgroup], pid
+    for pid in ("poly_9", "gi_p3a_aged_64", "frail_only", "one_addictive_issue", "efi_12_housebound"):
+        assert not evaluated[pid]["any_subgroup"], pid
+
+
+# --- band boundaries: n subgroups → band "n subgroups", order 6 − n ---------------------------------
+@pytest.mark.parametrize("pid,n", [("poly_10", 1), ("two_subgroups", 2), ("three_subgroups", 3),
+                                   ("four_subgroups", 4), ("five_subgroups", 5)])
+def test_band_is_the_number_of_subgroups(listed, pid, n):
+    row = listed[pid]
+    assert (row["band"], row["band_order"]) == (ONE if n == 1 else f"{n} subgroups", 6 - n)
+    assert len(row["subgroups"].split(", ")) == n and sum(row[s] for s in
+                                                          ("care_home", "polypharmacy", "error_prone",
+                                                           "frail_and_vulnerable", "addictive")) == n
+
+
+def test_efi_exactly_at_the_threshold_is_not_severe(spark):
+    """eFI > efi_severe_above: a patient whose eFI equals the threshold is not severely frail."""
+    chosen = {k: CASES[k] for k in ("efi_12_housebound", "efi_13_housebound")}
+    at = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 12 / 36})
+    assert {r["patient_id"] for r in at.where("member").collect()} == {"efi_13_housebound"}
+    below = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 11 / 36})
+    assert {r["patient_id"] for r in below.where("member").collect()} == {"efi_12_housebound", "efi_13_housebound"}
+
+
+# --- worklists must not change: reason and evidence as the record-based cohort wrote them ----------
+GOLDEN = {
+    'addictive_opioid_and_benzodiazepine': (
+        '1 subgroup: addictive medicines (2 issues since 2025-03-31: benzodiazepine, opioid); no structured '
+        'medication review since 2025-03-31.',
+        '{"subgroups":"addictive","current_medicines":1,"efi":0.0,"efi_deficits":0,"addictive_issues":2,'
+        '"addictive_classes":"benzodiazepine, opioid","age":50,"smr_window_start":"2025-03-31"}'),
+    'care_home_nursing_code': (
+        '1 subgroup: care home (residence code, nursing); no structured medication review since 2025-03-31.',
+        '{"subgroups":"care_home","care_home_source":"residence code","setting":"nursing","current_medicines":0,'
+        '"efi":0.027777777777777776,"efi_deficits":1,"age":50,"smr_window_start":"2025-03-31"}'),
+    'efi_13_housebound': (
+        '1 subgroup: frail and vulnerable (severe frailty by eFI 0.361 (13/36: activity limitation, anaemia, '
+        'arthritis, chronic kidney disease, dizziness, dyspnoea, foot problems, fragility fracture, hearing '
+        'impairment, heart valve disease, housebound, hypotension/syncope, memory/cognitive problems); housebound '
+        '(coded 2019-01-01)); no structured medication review since 2025-03-31.',
+        '{"subgroups":"frail_and_vulnerable","current_medicines":0,"efi":0.3611111111111111,"efi_deficits":13,'
+        '"housebound_coded":"2019-01-01","age":50,"smr_window_start":"2025-03-31"}'),
+    'five_subgroups': (
+        '5 subgroups: care home (address flag); polypharmacy (10 medicines issued since 2025-12-31); error-prone '
+        'prescribing (GI_P3A aged 88 on oral NSAID (last issued 2026-02-28) without a PPI/H2RA since 2025-12-31); '
+        'frail and vulnerable (severe frailty coded 2024-02-01; housebound (coded 2019-01-01)); addictive '
+        'medicines (2 issues since 2025-03-31: opioid); no structured medication review since 2025-03-31.',
+        '{"subgroups":"care_home, polypharmacy, error_prone, frail_and_vulnerable, addictive",'
+        '"care_home_source":"address flag","setting":"unknown","current_medicines":10,"hazards":"GI_P3A",'
+        '"nsaid_last_issued":"2026-02-28","severe_frailty_coded":"2024-02-01","efi":0.05555555555555555,'
+        '"efi_deficits":2,"housebound_coded":"2019-01-01","addictive_issues":2,"addictive_classes":"opioid",'
+        '"age":88,"smr_window_start":"2025-03-31"}'),
+    'four_subgroups': (
+        '4 subgroups: care home (address flag); polypharmacy (12 medicines issued since 2025-12-31); error-prone '
+        'prescribing (GI_P3A aged 70 on oral NSAID (last issued 2026-02-28) without a PPI/H2RA since 2025-12-31); '
+        'addictive medicines (2 issues since 2025-03-31: opioid); no structured medication review since 2025-03-31.',
+        '{"subgroups":"care_home, polypharmacy, error_prone, addictive","care_home_source":"address flag",'
+        '"setting":"unknown","current_medicines":12,"hazards":"GI_P3A","nsaid_last_issued":"2026-02-28",'
+        '"efi":0.027777777777777776,"efi_deficits":1,"addictive_issues":2,"addictive_classes":"opioid","age":70,'
+        '"smr_window_start":"2025-03-31"}'),
+    'frail_emergency_encounter_exactly_12_months_ago': (
+        '1 subgroup: frail and vulnerable (severe frailty coded 2024-02-01; 1 emergency admission(s) since '
+        '2025-03-31, latest 2025-03-31); no structured medication review since 2025-03-31.',
+        '{"subgroups":"frail_and_vulnerable","current_medicines":0,"severe_frailty_coded":"2024-02-01","efi":0.0,'
+        '"efi_deficits":0,"emergency_admissions":1,"last_emergency_admission":"2025-03-31","age":50,'
+        '"smr_window_start":"2025-03-31"}'),
+    'ki_p3k_egfr_44_and_nsaid': (
+        '1 subgroup: error-prone prescribing (KI_P3K latest eGFR 44 on 2025-11-30 with oral NSAID (last issued '
+        '2026-02-28)); no structured medication review since 2025-03-31.',
+        '{"subgroups":"error_prone","current_medicines":1,"hazards":"KI_P3K","nsaid_last_issued":"2026-02-28",'
+        '"egfr":44.0,"egfr_date":"2025-11-30","efi":0.0,"efi_deficits":0,"age":50,"smr_window_start":"2025-03-31"}'),
+    'poly_10': (
+        '1 subgroup: polypharmacy (10 medicines issued since 2025-12-31); no structured medication review since '
+        '2025-03-31.',
+        '{"subgroups":"polypharmacy","current_medicines":10,"efi":0.027777777777777776,"efi_deficits":1,"age":50,'
+        '"smr_window_start":"2025-03-31"}'),
+    'poly_10_egfr_and_ppi': (
+        '1 subgroup: polypharmacy (10 medicines issued since 2025-12-31); no structured medication review since '
+        '2025-03-31.',
+        '{"subgroups":"polypharmacy","current_medicines":10,"ppi_h2ra_last_issued":"2026-02-28",'
+        '"heart_failure_coded":"2020-01-01","egfr":44.0,"egfr_date":"2025-11-30","efi":0.05555555555555555,'
+        '"efi_deficits":2,"age":50,"smr_window_start":"2025-03-31"}'),
+    'poly_10_egfr_no_hazard_medicine': (
+        '1 subgroup: polypharmacy (10 medicines issued since 2025-12-31); no structured medication review since '
+        '2025-03-31.',
+        '{"subgroups":"polypharmacy","current_medicines":10,"efi":0.05555555555555555,"efi_deficits":2,"age":50,'
+        '"smr_window_start":"2025-03-31"}'),
+    'two_hazards_one_subgroup': (
+        '1 subgroup: error-prone prescribing (GI_P3A aged 70 on oral NSAID (last issued 2026-02-28) without a '
+        'PPI/H2RA since 2025-12-31; HF_P3I heart failure (coded 2020-01-01) with oral NSAID (last issued '
+        '2026-02-28)); no structured medication review since 2025-03-31.',
+        '{"subgroups":"error_prone","current_medicines":1,"hazards":"GI_P3A, HF_P3I",'
+        '"nsaid_last_issued":"2026-02-28","heart_failure_coded":"2020-01-01","efi":0.027777777777777776,'
+        '"efi_deficits":1,"age":70,"smr_window_start":"2025-03-31"}'),
+}
+
+
+@pytest.mark.parametrize("pid", list(GOLDEN))
+def test_reason_and_evidence_unchanged_from_the_record_based_cohort(listed, pid):
+    assert (listed[pid]["reason"], listed[pid]["evidence"]) == GOLDEN[pid]
+
+
+# --- the clinical values in conf/cohorts/smr.yaml ----------------------------------------------------
+def test_conf_holds_the_clinical_values():
+    clinical_values(COHORT, {
+        "min_age": (18, "age ≥ 18 unless a rule says otherwise"),
+        "smr_window_months": (12, "structured medication review (1239511000000100) in the last 12 months"),
+        "current_days": (90, "distinct medication codes issued in the last 90 days"),
+        "polypharmacy_min": (10, "≥ 10 distinct medicines currently on"),
+        "hazard_window_months": (3, "any PINCER hazard, 3-month windows"),
+        "nsaid_elderly_age": (65, "age ≥ 65 on oral NSAID without PPI/H2RA (GI_P3A)"),
+        "egfr_below": (45, "latest eGFR < 45 + oral NSAID (KI_P3K)"),
+        "efi_severe_above": (0.36, "severe frailty (code 925861000000102 or eFI > 0.36)"),
+        "vulnerable_window_months": (12, "emergency admission in 12 months, fall in 12 months"),
+        "addictive_window_months": (12, "≥ 2 issues in 12 months of any opioid"),
+        "addictive_min_issues": (2, "≥ 2 issues in 12 months of any opioid"),
+    })

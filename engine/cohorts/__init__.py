@@ -1,8 +1,33 @@
-"""Every cohort the engine knows, by worklist name, in worklist order. A new cohort is one
-declaration module, its conf/cohorts/<name>.yaml and its spec tests, plus its name here."""
+"""Every cohort the engine knows, by worklist name: each module here with a ``COHORT`` declaration,
+in CLINICAL_RULES section order. A new cohort is its module, its conf/cohorts/<name>.yaml and its
+spec tests; nothing here changes."""
+import pkgutil
+import re
 from importlib import import_module
+from pathlib import Path
 
-ORDER = ("smr", "care_home", "hypertension", "af_undiagnosed", "af_anticoagulation", "fh", "heart_failure",
-         "cancer_safety_netting", "anticipatory_care")
-_CONVERTED = ("hypertension",)
-COHORTS = {name: import_module(f"engine.cohorts.{name}").COHORT for name in ORDER if name in _CONVERTED}
+_SHARED = {"declaration", "render"}
+
+
+def _section_key(cohort) -> tuple:
+    number, suffix = re.match(r"§(\d+)(\w*)", cohort.section).groups()
+    return int(number), suffix, cohort.name
+
+
+def _discover() -> dict:
+    found = []
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name in _SHARED:
+            continue
+        cohort = getattr(import_module(f"{__name__}.{info.name}"), "COHORT", None)
+        if cohort is not None:
+            found.append(cohort)
+    return {c.name: c for c in sorted(found, key=_section_key)}
+
+
+def __getattr__(name: str):
+    # Discovered on first use, so importing one cohort module does not import them all.
+    if name == "COHORTS":
+        globals()["COHORTS"] = _discover()
+        return globals()["COHORTS"]
+    raise AttributeError(name)

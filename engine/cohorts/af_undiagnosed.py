@@ -9,93 +9,113 @@ ECG > device > pulse > anticoagulant only; ranked within a band by CHA2DS2-VASc.
 from __future__ import annotations
 
 import datetime as dt
-from itertools import chain
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from engine.cohorts.base import Cohort, Rule
-from engine.features.cha2ds2_vasc import cha2ds2_vasc, evidence_fields, ever, score_text
-from engine.query import add_months, eligible, events_in, issues_in, latest, on_register
-from engine.record import Record
+from engine.cohorts.declaration import Band, Cohort, Criterion
+from engine.config import Param
+from engine.features import rows as R
+from engine.features.facts import cha2ds2_evidence, cha2ds2_text
+from engine.features.rows import add_months
 
-DEFAULTS = {
-    "min_age": 18,
-    "signal_window_months": 12,
-    "anticoagulant_window_months": 6,
+PARAMETERS = {
+    "min_age": Param("int", 0, 120),
+    "signal_window_months": Param("int", 1, 120),
+    "anticoagulant_window_months": Param("int", 1, 120),
 }
 
-BANDS = ("ECG AF or flutter", "device-detected AF", "irregular pulse", "anticoagulant without recorded indication")
-# af_signals.csv `signal` column → band_order; a value not listed here is not a signal.
+# af_signals.csv `signal` column (the rows' tag) → band order; a value not listed here is not a signal.
 SIGNAL_BAND = {"ecg_af": 1, "ecg_flutter": 1, "device": 2, "irregular_pulse": 3}
 SIGNAL_TEXT = {"ecg_af": "ECG showing atrial fibrillation", "ecg_flutter": "ECG showing atrial flutter",
                "device": "Device-detected atrial fibrillation", "irregular_pulse": "Irregular pulse"}
+# Codes that explain an anticoagulant: AF ever (active or resolved, or an AF-resolved code), DVT, PE,
+# valve replacement.
+AF_LISTS = ("af", "af_resolved")
 OTHER_INDICATIONS = ("dvt", "pe", "valve_replacement")
 
 
-def _mapping(values: dict) -> F.Column:
-    return F.create_map(*chain.from_iterable((F.lit(k), F.lit(v)) for k, v in values.items()))
+def _lookup(values: dict, key: Column) -> Column:
+    """``values[key]``, null for a key not listed (a CASE expression: no map lookup to fail under ANSI)."""
+    out = None
+    for k, v in values.items():
+        out = F.when(key == k, F.lit(v)) if out is None else out.when(key == k, F.lit(v))
+    return out
 
 
-def _signals(record: Record, as_of: dt.date, since: dt.date) -> DataFrame:
-    """patient_id, the strongest (then latest) signal in the window, and every signal as evidence."""
-    rows = (events_in(record, "af_signals", as_of, since, extra=("signal",))
-            .withColumn("signal_band", _mapping(SIGNAL_BAND)[F.col("signal")])
-            .where(F.col("signal_band").isNotNull()))
-    w = Window.partitionBy("patient_id").orderBy(F.col("signal_band"), F.col("date").desc(), F.col("code"),
-                                                 F.col("source_id"))
-    best = (rows.withColumn("_n", F.row_number().over(w)).where("_n = 1")
-            .select("patient_id", "signal_band", "signal", F.col("code").alias("signal_code"),
-                    F.col("date").alias("signal_date")))
-    every = rows.groupBy("patient_id").agg(F.array_sort(F.collect_set(F.struct(
-        F.col("date").cast("string").alias("date"), "code", "signal"))).alias("signals"))
-    return best.join(every, "patient_id")
+def _days(day: Column) -> Column:
+    return F.datediff(day, F.lit("1970-01-01"))
 
 
-def _anticoagulant(record: Record, as_of: dt.date, since: dt.date) -> DataFrame:
-    """patient_id, the latest oral anticoagulant issue in the window and the number of issues."""
-    rows = issues_in(record, "med_anticoagulant_oral", as_of, since, extra=("term", "drug"))
-    count = rows.groupBy("patient_id").agg(F.countDistinct("source_id").alias("anticoagulant_issues"))
-    last = latest(rows).select("patient_id", F.col("term").alias("anticoagulant"), F.col("drug"),
-                               F.col("code").alias("anticoagulant_code"), F.col("date").alias("anticoagulant_date"))
-    return last.join(count, "patient_id")
+def _ever(lists: tuple[str, ...]) -> Column:
+    """The latest row, active or resolved, in any of the lists (null when none)."""
+    return F.greatest(*[R.last_date(f"ev_{n}", status=None) for n in lists])
 
 
-def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
+def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     signal_since = add_months(as_of, -p["signal_window_months"])
     oac_since = add_months(as_of, -p["anticoagulant_window_months"])
-    df = (eligible(record, as_of, p["min_age"]).select("patient_id")
-          .join(on_register(record, "af", as_of, resolved="af_resolved", name="register"), "patient_id", "left")
-          .join(ever(record, ("af", "af_resolved"), as_of, "af_coded"), "patient_id", "left")
-          .join(ever(record, OTHER_INDICATIONS, as_of, "other_indication"), "patient_id", "left")
-          .join(_signals(record, as_of, signal_since), "patient_id", "left")
-          .join(_anticoagulant(record, as_of, oac_since), "patient_id", "left")
-          .join(cha2ds2_vasc(record, as_of), "patient_id", "left"))
+    signals = F.filter(R.where("ev_af_signals", signal_since),
+                       lambda x: _lookup(SIGNAL_BAND, x["tag"]).isNotNull())
+    # The strongest signal, then the latest; then code, then source_id (ascending).
+    best = F.array_min(F.transform(signals, lambda x: F.struct(
+        _lookup(SIGNAL_BAND, x["tag"]).alias("k0"), (-_days(x["date"])).alias("k1"), x["code"].alias("k2"),
+        x["source_id"].alias("k3"), x.alias("row"))))
+    every = F.array_sort(F.array_distinct(F.transform(signals, lambda x: F.struct(
+        x["date"].cast("string").alias("date"), x["code"].alias("code"), x["tag"].alias("signal")))))
+    issues = R.where("rx_anticoagulant_oral", oac_since, status=None)
+    # The latest issue in the window: date descending, then source_id, then code (ascending).
+    last = F.array_min(F.transform(issues, lambda x: F.struct(
+        (-_days(x["date"])).alias("k0"), x["source_id"].alias("k1"), x["code"].alias("k2"), x.alias("row"))))
+    # distinct issues (a dual-coded issue counts once; like COUNT(DISTINCT), a missing source_id is not one)
+    n_issues = F.size(F.array_distinct(F.array_compact(F.transform(issues, lambda x: x["source_id"]))))
+    return [
+        {"best_signal": best, "signals": F.when(F.size(every) > 0, every),
+         "last_issue": last["row"], "anticoagulant_issues": F.when(F.size(issues) > 0, n_issues),
+         "af_coded_date": _ever(AF_LISTS), "other_indication_date": _ever(OTHER_INDICATIONS),
+         # the worklist shows no text rather than empty text when no component scores
+         "cha2ds2_vasc_factors": F.when(F.col("cha2ds2_vasc_factors") != "", F.col("cha2ds2_vasc_factors"))},
+        {"signal_band": F.col("best_signal.k0"), "signal": F.col("best_signal.row.tag"),
+         "signal_code": F.col("best_signal.row.code"), "signal_date": F.col("best_signal.row.date"),
+         "anticoagulant": F.col("last_issue.term"), "anticoagulant_code": F.col("last_issue.code"),
+         "anticoagulant_date": F.col("last_issue.date")},
+    ]
 
-    has_signal = F.col("signal_date").isNotNull()
-    no_indication = F.col("af_coded_date").isNull() & F.col("other_indication_date").isNull()
-    df = (df.withColumn("band_order", F.when(has_signal, F.col("signal_band"))
-                        .when(F.col("anticoagulant_date").isNotNull() & no_indication, F.lit(4)))
-            .withColumn("band", F.element_at(F.array(*map(F.lit, BANDS)), F.col("band_order"))))
 
+def _has_signal() -> Column:
+    return F.col("signal_date").isNotNull()
+
+
+def _no_indication() -> Column:
+    return F.col("af_coded_date").isNull() & F.col("other_indication_date").isNull()
+
+
+def reason(p: dict, as_of: dt.date) -> Column:
+    oac_since = add_months(as_of, -p["anticoagulant_window_months"])
     history = F.when(F.col("af_coded_date").isNotNull(),
                      F.concat(F.lit("not on the AF register (AF last coded "), F.col("af_coded_date").cast("string"),
                               F.lit(", since resolved)"))).otherwise(F.lit("no AF diagnosis"))
     oac_text = F.concat(F.lit("oral anticoagulant "), F.col("anticoagulant"), F.lit(" issued on "),
                         F.col("anticoagulant_date").cast("string"))
     signal_reason = F.concat(
-        _mapping(SIGNAL_TEXT)[F.col("signal")], F.lit(" (SNOMED "), F.col("signal_code"), F.lit(") on "),
+        _lookup(SIGNAL_TEXT, F.col("signal")), F.lit(" (SNOMED "), F.col("signal_code"), F.lit(") on "),
         F.col("signal_date").cast("string"), F.lit(" ("), F.col("band"), F.lit(")"),
         F.when(F.col("anticoagulant_date").isNotNull(), F.concat(F.lit("; "), oac_text)).otherwise(F.lit("")),
-        F.lit("; "), history, F.lit("; "), score_text(), F.lit("."))
+        F.lit("; "), history, F.lit("; "), cha2ds2_text(), F.lit("."))
     oac_reason = F.concat(
         F.lit("Oral anticoagulant "), F.col("anticoagulant"),
         F.lit(" issued on "), F.col("anticoagulant_date").cast("string"),
         F.when(F.col("anticoagulant_issues") > 1,
                F.concat(F.lit(" ("), F.col("anticoagulant_issues").cast("string"),
                         F.lit(f" issues since {oac_since.isoformat()})"))).otherwise(F.lit("")),
-        F.lit(" with no recorded indication: no AF, DVT, PE or valve-replacement code; "), score_text(), F.lit("."))
-    evidence = F.to_json(F.struct(
+        F.lit(" with no recorded indication: no AF, DVT, PE or valve-replacement code; "), cha2ds2_text(), F.lit("."))
+    return F.when(_has_signal(), signal_reason).otherwise(oac_reason)
+
+
+def evidence(p: dict, as_of: dt.date) -> list[Column]:
+    signal_since = add_months(as_of, -p["signal_window_months"])
+    oac_since = add_months(as_of, -p["anticoagulant_window_months"])
+    return [
         F.col("signal"), F.col("signal_code"), F.col("signal_date").cast("string").alias("signal_date"),
         F.col("signals"), F.lit(signal_since.isoformat()).alias("signal_window_start"),
         F.col("anticoagulant"), F.col("anticoagulant_code"),
@@ -103,25 +123,13 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
         F.lit(oac_since.isoformat()).alias("anticoagulant_window_start"),
         F.col("af_coded_date").cast("string").alias("af_last_coded"),
         F.col("other_indication_date").cast("string").alias("dvt_pe_valve_last_coded"),
-        *evidence_fields()))
-    member = F.col("band_order").isNotNull()
-
-    return df.select(
-        "patient_id",
-        F.col("register_date").isNull().alias("not_on_register"),
-        (has_signal | F.col("anticoagulant_date").isNotNull()).alias("signal_or_anticoagulant"),
-        (has_signal | no_indication).alias("signal_or_no_indication"),
-        "band", "band_order",
-        F.when(member, F.when(has_signal, signal_reason).otherwise(oac_reason)).alias("reason"),
-        F.when(member, evidence).alias("evidence"),
-        "cha2ds2_vasc", F.when(F.col("cha2ds2_vasc_factors") != "", F.col("cha2ds2_vasc_factors"))
-        .alias("cha2ds2_vasc_factors"),
-        "signal_date", "anticoagulant", "anticoagulant_date")
+        *cha2ds2_evidence()]
 
 
 COHORT = Cohort(
     name="af_undiagnosed",
     title="Possible undiagnosed atrial fibrillation",
+    section="§4a",
     explanation=(
         "Adults ({min_age}+) registered and alive on the run date, not on the AF register, with an AF signal in the "
         "last {signal_window_months} months (an ECG showing atrial fibrillation or flutter, device-detected AF, or an "
@@ -130,16 +138,28 @@ COHORT = Cohort(
         "resolved) and no DVT, PE or heart-valve-replacement code ever. Bands, strongest signal first: ECG AF or "
         "flutter; device-detected AF; irregular pulse; anticoagulant without recorded indication. Within a band, "
         "the highest CHA2DS2-VASc first. Source: NICE NG196, IIF CVD-04."),
-    defaults=DEFAULTS,
-    rules=(
-        Rule("not_on_register", "Not on the AF register (no AF code, or the latest AF code resolved)"),
-        Rule("signal_or_anticoagulant", "An AF signal (ECG AF or flutter, device-detected AF, irregular pulse) in the "
-                                        "last {signal_window_months} months, or an oral anticoagulant issued in the "
-                                        "last {anticoagulant_window_months} months"),
-        Rule("signal_or_no_indication", "An AF signal, or else no AF, DVT, PE or valve-replacement code ever "
-                                        "(an anticoagulant without a recorded indication)"),
+    parameters=PARAMETERS,
+    derive=derive,
+    criteria=(
+        Criterion("not_on_register", "Not on the AF register (no AF code, or the latest AF code resolved)",
+                  lambda p: F.col("af_register").isNull()),
+        Criterion("signal_or_anticoagulant",
+                  "An AF signal (ECG AF or flutter, device-detected AF, irregular pulse) in the last "
+                  "{signal_window_months} months, or an oral anticoagulant issued in the last "
+                  "{anticoagulant_window_months} months",
+                  lambda p: _has_signal() | F.col("anticoagulant_date").isNotNull()),
+        Criterion("signal_or_no_indication", "An AF signal, or else no AF, DVT, PE or valve-replacement code ever "
+                                             "(an anticoagulant without a recorded indication)",
+                  lambda p: _has_signal() | _no_indication()),
     ),
-    find=find,
+    bands=(
+        Band("ECG AF or flutter", lambda p: F.col("signal_band") == 1),
+        Band("device-detected AF", lambda p: F.col("signal_band") == 2),
+        Band("irregular pulse", lambda p: F.col("signal_band") == 3),
+        Band("anticoagulant without recorded indication"),
+    ),
+    reason=reason,
+    evidence=evidence,
     rank=(("cha2ds2_vasc", True),),
     columns=("cha2ds2_vasc", "cha2ds2_vasc_factors", "signal_date", "anticoagulant", "anticoagulant_date"),
 )

@@ -2,47 +2,47 @@
 
 Eligible adults with an overdue gap in the suspected-cancer pathway. Four gaps, each listed when it holds:
 
-* referral_no_outcome — an urgent suspected-cancer referral (a code in ``cancer_urgent_referral``; the
-  code marks it urgent, the priority field is not required) in the window, more than
-  ``referral_wait_days`` old, with no outcome from its date up to ``as_of``: its ``outcome_date`` (a
-  finished linked encounter) or an outcome / cancer-diagnosis code on or after it. ``status`` is not
-  evidence (GP Connect says "unknown"); a cancelled, revoked, draft or entered-in-error referral is
-  not a referral.
+* referral_no_outcome — an urgent suspected-cancer referral (``ref_cancer_urgent_referral``; the code
+  marks it urgent, the priority field is not required) in the window, more than ``referral_wait_days``
+  old, with no outcome from its date up to ``as_of``: its ``outcome_date`` (a finished linked
+  encounter) or an outcome / cancer-diagnosis code on or after it. ``status`` is not evidence (GP
+  Connect says "unknown"); a cancelled, revoked, draft or entered-in-error referral is not in the facts.
 * fit_not_referred — FIT ≥ ``fit_at_least`` µg Hb/g in the window, no urgent cancer referral on or
   after it, more than ``result_wait_days`` old.
 * psa_not_referred — PSA above the threshold for the age at the test (none outside 40–79), no
-  urological urgent referral on or after it, more than ``result_wait_days`` old.
+  urgent referral to a ``psa_referral_sites`` site on or after it, more than ``result_wait_days`` old.
 * platelets_not_actioned — age ≥ ``platelets_min_age`` at the test, platelets > ``platelets_above``,
   no chest X-ray or urgent cancer referral on or after it, more than ``result_wait_days`` old.
 
 The wait is the time allowed before a gap is overdue: an outcome or referral recorded after it
-still closes the gap. Days overdue = as_of − (date + wait). The band is the gap with the most days
-overdue (ties: the order above); every member has band_order 1 and ranks by days overdue.
+still closes the gap. Days overdue = as_of − (date + wait). Per gap, ``<gap>_open`` holds the open
+overdue items (each with its days overdue), ``<gap>_top`` the most overdue (then highest value,
+then source_id, then code) and ``<gap>_count`` how many distinct records are open. The band is the
+gap with the most days overdue (ties: the order above); every band has order 1, so the worklist
+ranks by days overdue, then the item's date.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from engine.cohorts.base import Cohort, Rule, number_text as _num
-from engine.query import add_months, age_on, eligible, events_in, lit_date, referrals_in
-from engine.record import Record
+from engine.cohorts.declaration import Band, Cohort, Criterion
+from engine.config import Param
+from engine.features import rows as R
+from engine.features.rows import add_months, age_on, lit_date, number_text as _num
 
-DEFAULTS = {
-    "min_age": 18,
-    "window_months": 6,             # referrals and results this recent
-    "referral_wait_days": 28,       # Faster Diagnosis Standard: outcome within 28 days
-    "result_wait_days": 14,         # an abnormal result acted on within 14 days
-    "fit_at_least": 10,             # µg Hb/g faeces
-    "psa_above_age_40_49": 2.5,     # ng/mL, by age at the test
-    "psa_above_age_50_59": 3.5,
-    "psa_above_age_60_69": 4.5,
-    "psa_above_age_70_79": 6.5,
-    "psa_referral_sites": ["urological"],   # site column of cancer_urgent_referral
-    "platelets_above": 400,         # ×10⁹/L
-    "platelets_min_age": 40,        # age at the test
+PARAMETERS = {
+    "min_age": Param("int", 0, 120),
+    "window_months": Param("int", 1, 120),          # referrals and results this recent
+    "referral_wait_days": Param("int", 0, 365),     # Faster Diagnosis Standard: outcome within 28 days
+    "result_wait_days": Param("int", 0, 365),       # an abnormal result acted on within 14 days
+    "fit_at_least": Param("number", 0, 10000),      # µg Hb/g faeces
+    **{f"psa_above_age_{lo}_{hi}": Param("number", 0, 1000) for lo, hi in ((40, 49), (50, 59), (60, 69), (70, 79))},
+    "psa_referral_sites": Param("list[str]"),       # site column of cancer_urgent_referral
+    "platelets_above": Param("number", 0, 5000),    # ×10⁹/L
+    "platelets_min_age": Param("int", 0, 120),      # age at the test
 }
 
 GAPS = ("referral_no_outcome", "fit_not_referred", "psa_not_referred", "platelets_not_actioned")
@@ -53,183 +53,10 @@ LABELS = {
     "platelets_not_actioned": "raised platelets not actioned",
 }
 PSA_BANDS = ((40, 49), (50, 59), (60, 69), (70, 79))
-
-
-def _referrals(record: Record, as_of: dt.date) -> DataFrame:
-    """Urgent suspected-cancer referrals made on or before as_of, with their site."""
-    return referrals_in(record, "cancer_urgent_referral", as_of, extra=("term", "site"))
-
-
-def _last(df: DataFrame, name: str) -> DataFrame:
-    return df.groupBy("patient_id").agg(F.max("date").alias(name))
-
-
-def _overdue(as_of: dt.date, wait: int) -> Column:
-    return F.datediff(lit_date(as_of), F.col("date")) - F.lit(wait)
-
-
-def _most_overdue(df: DataFrame, gap: str, *cols: str) -> DataFrame:
-    """One row per patient: the gap's most overdue item, renamed <gap>_<col>, plus how many items."""
-    w = Window.partitionBy("patient_id").orderBy(F.col("overdue").desc(), F.col("value").desc_nulls_last(),
-                                                 F.col("source_id"), F.col("code"))
-    counts = df.groupBy("patient_id").agg(F.countDistinct("source_id").alias(f"{gap}_count"))
-    first = df.withColumn("_n", F.row_number().over(w)).where("_n = 1")
-    keep = ("date", "code", "term", "value", "overdue", *cols)
-    return first.select("patient_id", *[F.col(c).alias(f"{gap}_{c}") for c in keep]).join(counts, "patient_id")
-
-
-def _results(record: Record, codelist: str, as_of: dt.date, since: dt.date) -> DataFrame:
-    return events_in(record, codelist, as_of, since, extra=("term",)).where(F.col("value").isNotNull())
-
-
-def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
-    since = add_months(as_of, -p["window_months"])
-    population = eligible(record, as_of, p["min_age"]).select("patient_id", "birth_date")
-
-    referrals = _referrals(record, as_of)
-    last_referral = _last(referrals, "last_referral")
-    last_urology = _last(referrals.where(F.col("site").isin(p["psa_referral_sites"])), "last_urology")
-    last_xray = _last(events_in(record, "chest_xray", as_of), "last_xray")
-    outcomes = events_in(record, "cancer_referral_outcome", as_of).select("patient_id", "date").unionByName(
-        events_in(record, "cancer_diagnosis", as_of).select("patient_id", "date"))
-    last_outcome = _last(outcomes, "last_outcome")
-
-    # referral_no_outcome
-    recent = (referrals.where(F.col("date") >= lit_date(since))
-              .withColumn("value", F.lit(None).cast("double")))      # a referral has no value
-    linked = F.col("outcome_date").between(F.col("date"), lit_date(as_of))
-    open_referrals = (recent.join(last_outcome, "patient_id", "left")
-                      .where(~F.coalesce(linked, F.lit(False)))
-                      .where(F.col("last_outcome").isNull() | (F.col("last_outcome") < F.col("date")))
-                      .withColumn("overdue", _overdue(as_of, p["referral_wait_days"])))
-
-    # fit_not_referred
-    fit = _results(record, "fit", as_of, since).where(F.col("value") >= p["fit_at_least"])
-    fit_open = (fit.join(last_referral, "patient_id", "left")
-                .where(F.col("last_referral").isNull() | (F.col("last_referral") < F.col("date")))
-                .withColumn("overdue", _overdue(as_of, p["result_wait_days"])))
-
-    # psa_not_referred: threshold by age at the test
-    age_at_test = age_on(F.col("birth_date"), F.col("date"))
-    threshold = None
-    for lo, hi in PSA_BANDS:
-        value = F.lit(float(p[f"psa_above_age_{lo}_{hi}"]))
-        threshold = (F.when(age_at_test.between(lo, hi), value) if threshold is None
-                     else threshold.when(age_at_test.between(lo, hi), value))
-    psa = (_results(record, "psa", as_of, since).join(population, "patient_id")
-           .withColumn("age_at_test", age_at_test).withColumn("threshold", threshold)
-           .where(F.col("value") > F.col("threshold")))
-    psa_open = (psa.join(last_urology, "patient_id", "left")
-                .where(F.col("last_urology").isNull() | (F.col("last_urology") < F.col("date")))
-                .withColumn("overdue", _overdue(as_of, p["result_wait_days"])))
-
-    # platelets_not_actioned
-    platelets = (_results(record, "platelets", as_of, since).join(population, "patient_id")
-                 .withColumn("age_at_test", age_at_test)
-                 .where((F.col("age_at_test") >= p["platelets_min_age"]) & (F.col("value") > p["platelets_above"])))
-    platelets_open = (platelets.join(last_referral, "patient_id", "left").join(last_xray, "patient_id", "left")
-                      .withColumn("last_action", F.greatest("last_referral", "last_xray"))   # nulls skipped
-                      .where(F.col("last_action").isNull() | (F.col("last_action") < F.col("date")))
-                      .withColumn("overdue", _overdue(as_of, p["result_wait_days"])))
-
-    triggered = (recent.select("patient_id").union(fit.select("patient_id")).union(psa.select("patient_id"))
-                 .union(platelets.select("patient_id")).distinct().withColumn("has_trigger", F.lit(True)))
-    df = (population.join(triggered, "patient_id", "left")
-          .join(_most_overdue(open_referrals.where("overdue > 0"), "referral_no_outcome", "site"), "patient_id", "left")
-          .join(_most_overdue(fit_open.where("overdue > 0"), "fit_not_referred"), "patient_id", "left")
-          .join(_most_overdue(psa_open.where("overdue > 0"), "psa_not_referred", "age_at_test", "threshold"),
-                "patient_id", "left")
-          .join(_most_overdue(platelets_open.where("overdue > 0"), "platelets_not_actioned", "age_at_test"),
-                "patient_id", "left"))
-    for gap in GAPS:
-        df = df.withColumn(gap, F.col(f"{gap}_overdue").isNotNull())
-
-    df = df.withColumn("days_overdue", F.greatest(*[F.col(f"{g}_overdue") for g in GAPS]))
-    top = None
-    for gap in GAPS:
-        hit = F.col(f"{gap}_overdue") == F.col("days_overdue")
-        top = F.when(hit, F.lit(gap)) if top is None else top.when(hit, F.lit(gap))
-    df = df.withColumn("top", top)
-
-    def from_top(suffix: str) -> Column:
-        out = None
-        for gap in GAPS:
-            is_top = F.col("top") == gap
-            col = F.col(f"{gap}_{suffix}")
-            out = F.when(is_top, col) if out is None else out.when(is_top, col)
-        return out
-
-    item_name = F.when(F.col("top") == "referral_no_outcome", F.col("referral_no_outcome_term")) \
-        .when(F.col("top") == "fit_not_referred", F.lit("FIT")) \
-        .when(F.col("top") == "psa_not_referred", F.lit("PSA")) \
-        .when(F.col("top") == "platelets_not_actioned", F.lit("platelets"))
-
-    def since_text(gap: str) -> Column:
-        return F.concat(F.lit(" on "), F.col(f"{gap}_date").cast("string"))
-
-    def overdue_text(gap: str, wait: int, several: str) -> Column:
-        more = F.when(F.col(f"{gap}_count") > 1, F.concat(
-            F.lit("; "), F.col(f"{gap}_count").cast("string"), F.lit(f" {several}"))).otherwise(F.lit(""))
-        return F.concat(F.lit(": "), F.col(f"{gap}_overdue").cast("string"),
-                        F.lit(f" days overdue ({wait}-day wait"), more, F.lit(")"))
-
-    rw, tw = p["referral_wait_days"], p["result_wait_days"]
-    texts = {
-        "referral_no_outcome": F.concat(
-            F.lit("Urgent suspected-cancer referral ("), F.col("referral_no_outcome_term"), F.lit(")"),
-            since_text("referral_no_outcome"), F.lit(" has no outcome recorded"), overdue_text("referral_no_outcome", rw, "open referrals")),
-        "fit_not_referred": F.concat(
-            F.lit("FIT "), _num(F.col("fit_not_referred_value")), F.lit(" µg Hb/g"), since_text("fit_not_referred"),
-            F.lit(f" (≥{_plain(p['fit_at_least'])}) with no urgent cancer referral since"),
-            overdue_text("fit_not_referred", tw, "results not acted on")),
-        "psa_not_referred": F.concat(
-            F.lit("PSA "), _num(F.col("psa_not_referred_value")), F.lit(" ng/mL"), since_text("psa_not_referred"),
-            F.lit(" at age "), F.col("psa_not_referred_age_at_test").cast("string"),
-            F.lit(" (>"), _num(F.col("psa_not_referred_threshold")),
-            F.lit(") with no urological urgent referral since"), overdue_text("psa_not_referred", tw, "results not acted on")),
-        "platelets_not_actioned": F.concat(
-            F.lit("Platelets "), _num(F.col("platelets_not_actioned_value")), F.lit(" ×10⁹/L"),
-            since_text("platelets_not_actioned"), F.lit(" at age "),
-            F.col("platelets_not_actioned_age_at_test").cast("string"),
-            F.lit(f" (>{_plain(p['platelets_above'])}) with no chest X-ray or urgent cancer referral since"),
-            overdue_text("platelets_not_actioned", tw, "results not acted on")),
-    }
-    # Every gap's sentence, most overdue first (ties in the gap order).
-    parts = F.array(*[F.when(F.col(g), F.struct(F.col(f"{g}_overdue").alias("d"), F.lit(-i).alias("o"),
-                                                 texts[g].alias("t")))
-                      for i, g in enumerate(GAPS)])
-    reason = F.concat(F.array_join(F.transform(F.sort_array(F.filter(parts, lambda x: x.isNotNull()), asc=False),
-                                               lambda x: x["t"]), "; "), F.lit("."))
-    gaps_text = F.concat_ws("; ", *[F.when(F.col(g), F.lit(LABELS[g])) for g in GAPS])
-
-    def ev(gap: str, *cols: str) -> Column:
-        return F.struct(F.col(f"{gap}_date").cast("string").alias("date"), F.col(f"{gap}_code").alias("code"),
-                        F.col(f"{gap}_term").alias("term"), *[F.col(f"{gap}_{c}").alias(c) for c in cols],
-                        F.col(f"{gap}_overdue").alias("days_overdue"), F.col(f"{gap}_count").alias("count"))
-    evidence = F.to_json(F.struct(
-        F.lit(since.isoformat()).alias("window_start"),
-        ev("referral_no_outcome", "site").alias("referral_no_outcome"),
-        ev("fit_not_referred", "value").alias("fit_not_referred"),
-        ev("psa_not_referred", "value", "age_at_test", "threshold").alias("psa_not_referred"),
-        ev("platelets_not_actioned", "value", "age_at_test").alias("platelets_not_actioned")))
-
-    member = F.col("top").isNotNull()
-    return df.select(
-        "patient_id",
-        F.coalesce(F.col("has_trigger"), F.lit(False)).alias("has_trigger"),
-        member.alias("has_gap"),
-        *GAPS,
-        F.when(member, gaps_text).alias("gaps"),
-        F.when(member, F.element_at(F.create_map(*[x for g in GAPS for x in (F.lit(g), F.lit(LABELS[g]))]),
-                                    F.col("top"))).alias("band"),
-        F.when(member, F.lit(1)).alias("band_order"),
-        F.when(member, reason).alias("reason"),
-        F.when(member, evidence).alias("evidence"),
-        "days_overdue",
-        item_name.alias("item"),
-        from_top("code").alias("item_code"),
-        from_top("value").alias("item_value"),
-        from_top("date").alias("item_date"))
+# The fields each gap's items carry beyond date, code, term, value, source_id, overdue (evidence order).
+EXTRA = {"referral_no_outcome": ("site",), "fit_not_referred": (), "psa_not_referred": ("age_at_test", "threshold"),
+         "platelets_not_actioned": ("age_at_test",)}
+REFERRALS = "ref_cancer_urgent_referral"
 
 
 def _plain(x) -> str:
@@ -237,9 +64,189 @@ def _plain(x) -> str:
     return f"{x:g}"
 
 
+def _top(gap: str, field: str) -> Column:
+    return F.col(f"{gap}_top")[field]
+
+
+def _item(x: Column, wait: int, as_of: dt.date, **extra: Column) -> Column:
+    """One coded row as a gap item: its date, code, term, value, extra fields, source_id and days overdue."""
+    return F.struct(x["date"].alias("date"), x["code"].alias("code"), x["term"].alias("term"),
+                    x["value"].alias("value"), *[c.alias(k) for k, c in extra.items()],
+                    x["source_id"].alias("source_id"),
+                    (F.datediff(lit_date(as_of), x["date"]) - F.lit(wait)).alias("overdue"))
+
+
+def _psa_threshold(p: dict, age: Column) -> Column:
+    threshold = None
+    for lo, hi in PSA_BANDS:
+        value = F.lit(float(p[f"psa_above_age_{lo}_{hi}"]))
+        threshold = (F.when(age.between(lo, hi), value) if threshold is None
+                     else threshold.when(age.between(lo, hi), value))
+    return threshold
+
+
+def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
+    since = add_months(as_of, -p["window_months"])
+    start, day = lit_date(since), lit_date(as_of)
+    rw, tw = p["referral_wait_days"], p["result_wait_days"]
+
+    def results(codelist: str) -> Column:
+        """Active valued results in the window."""
+        return R.where(f"ev_{codelist}", since, valued=True)
+
+    def dates(rows: Column) -> Column:
+        return F.array_max(F.transform(rows, lambda x: x["date"]))
+
+    def at_test(x: Column) -> Column:
+        return age_on(F.col("birth_date"), x["date"])
+
+    # Stage 1: what happened (every referral, X-ray and outcome up to as_of) and the triggers in the window.
+    happened = {
+        "last_referral": R.last_date(REFERRALS, status=None),
+        "last_urology": dates(F.filter(F.col(REFERRALS), lambda x: x["tag"].isin(p["psa_referral_sites"]))),
+        "last_xray": R.last_date("ev_chest_xray"),
+        "last_outcome": F.greatest(R.last_date("ev_cancer_referral_outcome"), R.last_date("ev_cancer_diagnosis")),
+        "recent_referrals": F.transform(R.where(REFERRALS, since, status=None), lambda x: F.struct(
+            x["date"].alias("date"), x["code"].alias("code"), x["term"].alias("term"),
+            F.lit(None).cast("double").alias("value"), x["tag"].alias("site"), x["source_id"].alias("source_id"),
+            x["outcome_date"].alias("outcome_date"))),
+        "fit_raised": F.filter(results("fit"), lambda x: x["value"] >= p["fit_at_least"]),
+        "psa_raised": F.filter(results("psa"), lambda x: x["value"] > _psa_threshold(p, at_test(x))),
+        "platelets_raised": F.filter(results("platelets"), lambda x: (at_test(x) >= p["platelets_min_age"]) &
+                                     (x["value"] > p["platelets_above"])),
+    }
+
+    # Stage 2: the open items of each gap with their days overdue, overdue ones only.
+    def unclosed(x: Column, *last: str) -> Column:
+        closed = F.greatest(*[F.col(c) for c in last]) if len(last) > 1 else F.col(last[0])   # nulls skipped
+        return closed.isNull() | (closed < x["date"])
+
+    def overdue(rows: Column) -> Column:
+        return F.filter(rows, lambda x: x["overdue"] > 0)
+
+    linked = lambda x: F.coalesce(x["outcome_date"].between(x["date"], day), F.lit(False))   # noqa: E731
+    opened = {
+        "referral_no_outcome_open": overdue(F.transform(
+            F.filter(F.col("recent_referrals"), lambda x: ~linked(x) & unclosed(x, "last_outcome")),
+            lambda x: _item(x, rw, as_of, site=x["site"]))),
+        "fit_not_referred_open": overdue(F.transform(
+            F.filter(F.col("fit_raised"), lambda x: unclosed(x, "last_referral")),
+            lambda x: _item(x, tw, as_of))),
+        "psa_not_referred_open": overdue(F.transform(
+            F.filter(F.col("psa_raised"), lambda x: unclosed(x, "last_urology")),
+            lambda x: _item(x, tw, as_of, age_at_test=at_test(x), threshold=_psa_threshold(p, at_test(x))))),
+        "platelets_not_actioned_open": overdue(F.transform(
+            F.filter(F.col("platelets_raised"), lambda x: unclosed(x, "last_referral", "last_xray")),
+            lambda x: _item(x, tw, as_of, age_at_test=at_test(x)))),
+        "triggered": (F.size(F.col("recent_referrals")) + F.size(F.col("fit_raised")) + F.size(F.col("psa_raised"))
+                      + F.size(F.col("platelets_raised"))) > 0,
+    }
+
+    # Stage 3: each gap's most overdue item (overdue desc, value desc nulls last, source_id, code) and count.
+    def most_overdue(rows: Column) -> Column:
+        return F.array_min(F.transform(rows, lambda x: F.struct(
+            (-x["overdue"]).alias("k0"), x["value"].isNull().alias("k1"), (-x["value"]).alias("k2"),
+            x["source_id"].alias("k3"), x["code"].alias("k4"), x.alias("item"))))["item"]
+
+    def count(rows: Column) -> Column:
+        n = F.size(F.array_distinct(F.array_compact(F.transform(rows, lambda x: x["source_id"]))))
+        return F.when(F.size(rows) > 0, n)
+    tops = {}
+    for gap in GAPS:
+        tops[f"{gap}_top"] = most_overdue(F.col(f"{gap}_open"))
+        tops[f"{gap}_count"] = count(F.col(f"{gap}_open"))
+
+    # Stage 4: which gaps hold, the most overdue, and the top gap (ties: the GAPS order).
+    flags = {gap: _top(gap, "overdue").isNotNull() for gap in GAPS}
+    flags["days_overdue"] = F.greatest(*[_top(g, "overdue") for g in GAPS])
+
+    def top_gap() -> Column:
+        out = None
+        for gap in GAPS:
+            hit = _top(gap, "overdue") == F.col("days_overdue")
+            out = F.when(hit, F.lit(gap)) if out is None else out.when(hit, F.lit(gap))
+        return out
+
+    def from_top(field: str) -> Column:
+        out = None
+        for gap in GAPS:
+            is_top = F.col("top_gap") == gap
+            out = F.when(is_top, _top(gap, field)) if out is None else out.when(is_top, _top(gap, field))
+        return out
+
+    item_name = (F.when(F.col("top_gap") == "referral_no_outcome", _top("referral_no_outcome", "term"))
+                 .when(F.col("top_gap") == "fit_not_referred", F.lit("FIT"))
+                 .when(F.col("top_gap") == "psa_not_referred", F.lit("PSA"))
+                 .when(F.col("top_gap") == "platelets_not_actioned", F.lit("platelets")))
+    listed = F.col("triggered") & F.col("top_gap").isNotNull()
+    return [
+        happened, opened, tops, flags,
+        {"top_gap": top_gap()},
+        {"gaps": F.when(listed, F.concat_ws("; ", *[F.when(F.col(g), F.lit(LABELS[g])) for g in GAPS])),
+         "item": item_name, "item_code": from_top("code"), "item_value": from_top("value"),
+         "item_date": from_top("date")},
+    ]
+
+
+def reason(p: dict, as_of: dt.date) -> Column:
+    rw, tw = p["referral_wait_days"], p["result_wait_days"]
+
+    def since_text(gap: str) -> Column:
+        return F.concat(F.lit(" on "), _top(gap, "date").cast("string"))
+
+    def overdue_text(gap: str, wait: int, several: str) -> Column:
+        n = F.col(f"{gap}_count")
+        more = F.when(n > 1, F.concat(F.lit("; "), n.cast("string"), F.lit(f" {several}"))).otherwise(F.lit(""))
+        return F.concat(F.lit(": "), _top(gap, "overdue").cast("string"), F.lit(f" days overdue ({wait}-day wait"),
+                        more, F.lit(")"))
+
+    texts = {
+        "referral_no_outcome": F.concat(
+            F.lit("Urgent suspected-cancer referral ("), _top("referral_no_outcome", "term"), F.lit(")"),
+            since_text("referral_no_outcome"), F.lit(" has no outcome recorded"),
+            overdue_text("referral_no_outcome", rw, "open referrals")),
+        "fit_not_referred": F.concat(
+            F.lit("FIT "), _num(_top("fit_not_referred", "value")), F.lit(" µg Hb/g"), since_text("fit_not_referred"),
+            F.lit(f" (≥{_plain(p['fit_at_least'])}) with no urgent cancer referral since"),
+            overdue_text("fit_not_referred", tw, "results not acted on")),
+        "psa_not_referred": F.concat(
+            F.lit("PSA "), _num(_top("psa_not_referred", "value")), F.lit(" ng/mL"), since_text("psa_not_referred"),
+            F.lit(" at age "), _top("psa_not_referred", "age_at_test").cast("string"),
+            F.lit(" (>"), _num(_top("psa_not_referred", "threshold")),
+            F.lit(") with no urological urgent referral since"),
+            overdue_text("psa_not_referred", tw, "results not acted on")),
+        "platelets_not_actioned": F.concat(
+            F.lit("Platelets "), _num(_top("platelets_not_actioned", "value")), F.lit(" ×10⁹/L"),
+            since_text("platelets_not_actioned"), F.lit(" at age "),
+            _top("platelets_not_actioned", "age_at_test").cast("string"),
+            F.lit(f" (>{_plain(p['platelets_above'])}) with no chest X-ray or urgent cancer referral since"),
+            overdue_text("platelets_not_actioned", tw, "results not acted on")),
+    }
+    # Every gap's sentence, most overdue first (ties in the gap order).
+    parts = F.array(*[F.when(F.col(g), F.struct(_top(g, "overdue").alias("d"), F.lit(-i).alias("o"),
+                                                 texts[g].alias("t")))
+                      for i, g in enumerate(GAPS)])
+    return F.concat(F.array_join(F.transform(F.sort_array(F.filter(parts, lambda x: x.isNotNull()), asc=False),
+                                             lambda x: x["t"]), "; "), F.lit("."))
+
+
+def evidence(p: dict, as_of: dt.date) -> list[Column]:
+    since = add_months(as_of, -p["window_months"])
+
+    def ev(gap: str) -> Column:
+        # A struct of (possibly null) fields, never a null struct: an absent gap is {} in the JSON.
+        return F.struct(_top(gap, "date").cast("string").alias("date"), _top(gap, "code").alias("code"),
+                        _top(gap, "term").alias("term"),
+                        *([] if gap == "referral_no_outcome" else [_top(gap, "value").alias("value")]),
+                        *[_top(gap, c).alias(c) for c in EXTRA[gap]],
+                        _top(gap, "overdue").alias("days_overdue"), F.col(f"{gap}_count").alias("count")).alias(gap)
+    return [F.lit(since.isoformat()).alias("window_start"), *[ev(g) for g in GAPS]]
+
+
 COHORT = Cohort(
     name="cancer_safety_netting",
     title="Cancer safety-netting",
+    section="§7",
     explanation=(
         "Adults ({min_age}+) registered and alive on the run date with an overdue gap in the suspected-cancer "
         "pathway, from the last {window_months} months: an urgent suspected-cancer referral with no outcome "
@@ -254,14 +261,19 @@ COHORT = Cohort(
         "revoked or entered-in-error referral does not count. An outcome or referral recorded after the wait still "
         "closes the gap. Days overdue = run date − (date + wait); the band is the most overdue gap and the list is "
         "ranked by days overdue. Source: NICE NG12, Faster Diagnosis Standard."),
-    defaults=DEFAULTS,
-    rules=(
-        Rule("has_trigger", "An urgent suspected-cancer referral, FIT ≥{fit_at_least}, raised PSA for age or "
-                            "platelets >{platelets_above} (age {platelets_min_age}+) in the last {window_months} months"),
-        Rule("has_gap", "Not followed up: referral with no outcome after {referral_wait_days} days, or result "
-                        "not acted on after {result_wait_days} days"),
+    parameters=PARAMETERS,
+    derive=derive,
+    criteria=(
+        Criterion("has_trigger", "An urgent suspected-cancer referral, FIT ≥{fit_at_least}, raised PSA for age or "
+                                 "platelets >{platelets_above} (age {platelets_min_age}+) in the last {window_months} months",
+                  lambda p: F.col("triggered")),
+        Criterion("has_gap", "Not followed up: referral with no outcome after {referral_wait_days} days, or result "
+                             "not acted on after {result_wait_days} days",
+                  lambda p: F.col("top_gap").isNotNull()),
     ),
-    find=find,
+    bands=tuple(Band(LABELS[g], (lambda gap: lambda p: F.col("top_gap") == gap)(g), order=1) for g in GAPS),
+    reason=reason,
+    evidence=evidence,
     rank=(("days_overdue", True), ("item_date", False)),
     columns=("gaps", "days_overdue", "item", "item_code", "item_value", "item_date", *GAPS),
 )

@@ -15,7 +15,7 @@ from typing import Callable
 
 from pyspark.sql import Column
 
-from engine.config import Param, cohort_params
+from engine.config import Param, cohort_params, load_facts_params
 
 Predicate = Callable[[dict], Column]
 
@@ -45,8 +45,8 @@ class Cohort:
     bands: tuple[Band, ...]
     reason: Callable[[dict, dt.date], Column]
     evidence: Callable[[dict, dt.date], list[Column]]
-    rank: tuple[tuple[str, bool], ...]      # (column, descending) after band order
-    columns: tuple[str, ...] = ()           # the cohort's own worklist columns
+    rank: tuple[tuple[str, bool], ...]      # (worklist column, descending) after band order
+    columns: tuple = ()                     # the cohort's own worklist columns: name, or (name, source column)
     derive: Callable[[dict, dt.date], list[dict[str, Column]]] = field(default=lambda p, as_of: [])
     inputs: tuple[str, ...] = ()            # per-patient tables the run supplies (e.g. "risk")
 
@@ -57,13 +57,17 @@ class Cohort:
     def shown(params: dict) -> dict:
         return {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in params.items()}
 
+    def _shown_with_facts(self, params: dict) -> dict:
+        return self.shown({**load_facts_params(), **params})
+
     def rule_labels(self, params: dict) -> list[str]:
-        """Each criterion in plain English with the parameter values in force."""
-        shown = self.shown(params)
+        """Each criterion in plain English with the parameter values in force (the cohort's and,
+        where a label names one, the facts')."""
+        shown = self._shown_with_facts(params)
         return [c.label.format(**shown) for c in self.criteria]
 
     def band_labels(self, params: dict) -> list[str]:
-        shown = self.shown(params)
+        shown = self._shown_with_facts(params)
         return [b.label.format(**shown) for b in self.bands]
 
     def band_orders(self) -> list[int]:
@@ -71,7 +75,7 @@ class Cohort:
 
     def explain(self, overrides: dict | None = None, facts_params: dict | None = None) -> str:
         params = self.params(overrides)
-        shown = self.shown({**(facts_params or {}), **params})
+        shown = self.shown({**(facts_params if facts_params is not None else load_facts_params()), **params})
         steps = "\n".join(f"  {i}. {label}" for i, label in enumerate(self.rule_labels(shown), 1))
         bands = "\n".join(f"  {o}. {label}" for o, label in zip(self.band_orders(), self.band_labels(shown)))
         settings = "\n".join(f"  {k} = {self.shown(params)[k]}" for k in sorted(params))

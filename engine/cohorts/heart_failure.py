@@ -4,80 +4,80 @@ Eligible adults not on the heart-failure register (HF_COD; no resolved list, so 
 Condition takes the patient off). Listed when the latest NT-proBNP in the window is raised and
 nothing was done about it: no echocardiogram and no cardiology referral dated on or after the test
 (up to the run date). A cardiology referral counts from either table, because sources record it
-either way: a ServiceRequest (referrals) or a coded procedure/event (Synthea writes 183519002 as a
-Procedure). Also listed, in a lower band, when loop diuretics are being issued repeatedly with no
-heart-failure diagnosis (local choice). NT-proBNP is in ng/L (= pg/mL; ingest converts and
-quarantines unknown units).
+either way: a ServiceRequest (``ref_cardiology_referral``) or a coded procedure/event
+(``ev_cardiology_referral``; Synthea writes 183519002 as a Procedure). Also listed, in a lower band,
+when loop diuretics are being issued repeatedly (local choice). NT-proBNP is in ng/L (= pg/mL;
+ingest converts and quarantines unknown units).
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from engine.cohorts.base import Cohort, Rule, number_text as _num
-from engine.query import (add_months, eligible, events_in, has_any, issues_in, latest_value, lit_date, on_register,
-                          referrals_in)
-from engine.record import Record
+from engine.cohorts.declaration import Band, Cohort, Criterion
+from engine.config import Param
+from engine.features import rows as R
+from engine.features.rows import add_months, lit_date, number_text as num
 
-DEFAULTS = {
-    "min_age": 18,
-    "ntprobnp_window_months": 24,     # the latest NT-proBNP must be this recent
-    "ntprobnp_raised_above": 400,     # ng/L: > this and unactioned → listed (within 6 weeks)
-    "ntprobnp_urgent_above": 2000,    # ng/L: > this → urgent (within 2 weeks)
-    "loop_diuretic_months": 6,        # window for loop-diuretic issues
-    "loop_diuretic_min_issues": 2,    # at least this many distinct issues in the window
+PARAMETERS = {
+    "min_age": Param("int", 0, 120),
+    "ntprobnp_window_months": Param("int", 1, 240),
+    "ntprobnp_raised_above": Param("number", 0, 100000),
+    "ntprobnp_urgent_above": Param("number", 0, 100000),
+    "loop_diuretic_months": Param("int", 1, 240),
+    "loop_diuretic_min_issues": Param("int", 1, 1000),
 }
 
-BANDS = ("urgent — specialist and echo within 2 weeks", "specialist and echo within 6 weeks",
-         "loop diuretic without heart failure diagnosis")
+ECHO, REFERRAL = "echocardiogram", "cardiology referral"
 
 
-def _follow_up(record: Record, as_of: dt.date) -> DataFrame:
-    """patient_id, date, what: every echocardiogram and cardiology referral on or before ``as_of``."""
-    return (events_in(record, "echocardiogram", as_of).select("patient_id", "date").withColumn("what", F.lit("echocardiogram"))
-            .unionByName(events_in(record, "cardiology_referral", as_of).select("patient_id", "date")
-                         .withColumn("what", F.lit("cardiology referral")))
-            .unionByName(referrals_in(record, "cardiology_referral", as_of).select("patient_id", "date")
-                         .withColumn("what", F.lit("cardiology referral"))))
+def _follow_ups(test_date: Column) -> Column:
+    """struct(date, what) of every echocardiogram and cardiology referral (event or referral) on or
+    after the test: ``array_min`` of it is the earliest, a same-day tie going to the name first in
+    alphabetical order ('cardiology referral')."""
+    def tagged(rows: Column, what: str) -> Column:
+        return F.transform(rows, lambda x: F.struct(x["date"].alias("date"), F.lit(what).alias("what")))
+    every = F.concat(tagged(R.where("ev_echocardiogram"), ECHO),
+                     tagged(R.where("ev_cardiology_referral"), REFERRAL),
+                     tagged(F.col("ref_cardiology_referral"), REFERRAL))
+    return F.filter(every, lambda x: x["date"] >= test_date)
 
 
-def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
+def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
+    test = R.latest_value("ev_ntprobnp", add_months(as_of, -p["ntprobnp_window_months"]))
+    loop = F.filter(F.col("rx_loop_diuretic"),
+                    lambda x: x["date"] >= lit_date(add_months(as_of, -p["loop_diuretic_months"])))
+    issued = F.size(loop) > 0
+    return [
+        {"ntprobnp": test["value"], "ntprobnp_date": test["date"],
+         "any_hf_date": R.last_date("ev_heart_failure"),
+         # null (not 0) when no issue is in the window: the evidence leaves it out
+         "_loop_issues": F.when(issued, F.size(F.array_compact(F.array_distinct(
+             F.transform(loop, lambda x: x["source_id"]))))),
+         "loop_diuretic_first": F.when(issued, F.array_min(F.transform(loop, lambda x: x["date"]))),
+         "loop_diuretic_last": F.when(issued, F.array_max(F.transform(loop, lambda x: x["date"]))),
+         "loop_diuretics": F.when(issued, F.array_join(F.array_sort(F.array_distinct(
+             F.transform(loop, lambda x: x["tag"]))), ", "))},
+        {"_follow_up": F.array_min(_follow_ups(F.col("ntprobnp_date"))),
+         "days_since_test": F.datediff(lit_date(as_of), F.col("ntprobnp_date")),
+         "loop_diuretic_issues": F.coalesce(F.col("_loop_issues"), F.lit(0))},
+        {"followed_up_on": F.col("_follow_up.date"), "followed_up_by": F.col("_follow_up.what")},
+        {"_unactioned": (F.col("ntprobnp") > p["ntprobnp_raised_above"]) & F.col("followed_up_on").isNull(),
+         "_loop": F.col("_loop_issues") >= p["loop_diuretic_min_issues"]},
+    ]
+
+
+def reason(p: dict, as_of: dt.date) -> Column:
     test_since = add_months(as_of, -p["ntprobnp_window_months"])
     loop_since = add_months(as_of, -p["loop_diuretic_months"])
-    test = latest_value(record, "ntprobnp", as_of, since=test_since, name="ntprobnp")
-    followed = (test.join(_follow_up(record, as_of), "patient_id")
-                .where(F.col("date") >= F.col("ntprobnp_date"))
-                .groupBy("patient_id").agg(F.min(F.struct("date", "what")).alias("_f"))
-                .select("patient_id", F.col("_f.date").alias("followed_up_on"), F.col("_f.what").alias("followed_up_by")))
-    loop = (issues_in(record, "med_loop_diuretic", as_of, since=loop_since, extra=("drug",))
-            .groupBy("patient_id")
-            .agg(F.countDistinct("source_id").alias("loop_diuretic_issues"),
-                 F.min("date").alias("loop_diuretic_first"), F.max("date").alias("loop_diuretic_last"),
-                 F.concat_ws(", ", F.array_sort(F.collect_set("drug"))).alias("loop_diuretics")))
-
-    df = (eligible(record, as_of, p["min_age"]).select("patient_id")
-          .join(on_register(record, "heart_failure", as_of, name="register"), "patient_id", "left")
-          .join(has_any(record, "heart_failure", as_of, name="any_hf"), "patient_id", "left")
-          .join(test, "patient_id", "left")
-          .join(followed, "patient_id", "left")
-          .join(loop, "patient_id", "left"))
-
-    unactioned = (F.col("ntprobnp") > p["ntprobnp_raised_above"]) & F.col("followed_up_on").isNull()
-    band = (F.when(unactioned & (F.col("ntprobnp") > p["ntprobnp_urgent_above"]), F.lit(1))
-            .when(unactioned, F.lit(2))
-            .when(F.col("loop_diuretic_issues") >= p["loop_diuretic_min_issues"], F.lit(3)))
-    df = (df.withColumn("band_order", band)
-            .withColumn("band", F.element_at(F.array(*map(F.lit, BANDS)), F.col("band_order")))
-            .withColumn("days_since_test", F.datediff(lit_date(as_of), F.col("ntprobnp_date"))))
-
-    test_text = F.concat(F.lit("NT-proBNP "), _num(F.col("ntprobnp")), F.lit(" ng/L on "),
+    test_text = F.concat(F.lit("NT-proBNP "), num(F.col("ntprobnp")), F.lit(" ng/L on "),
                          F.col("ntprobnp_date").cast("string"))
     threshold = F.when(F.col("band_order") == 1, F.lit(f"> {p['ntprobnp_urgent_above']} ng/L")) \
                  .otherwise(F.lit(f"> {p['ntprobnp_raised_above']} ng/L"))
     loop_text = F.concat(
-        F.col("loop_diuretic_issues").cast("string"), F.lit(" loop-diuretic issues ("), F.col("loop_diuretics"),
+        F.col("_loop_issues").cast("string"), F.lit(" loop-diuretic issues ("), F.col("loop_diuretics"),
         F.lit(f") since {loop_since.isoformat()}, latest "), F.col("loop_diuretic_last").cast("string"))
     test_note = (F.when(F.col("ntprobnp").isNull(), F.lit(f"; no NT-proBNP since {test_since.isoformat()}"))
                  .when(F.col("followed_up_on").isNotNull(),
@@ -89,38 +89,31 @@ def find(record: Record, as_of: dt.date, p: dict) -> DataFrame:
                      F.concat(F.lit("no active heart failure diagnosis (last heart failure code "),
                               F.col("any_hf_date").cast("string"), F.lit(", since resolved)"))) \
                .otherwise(F.lit("no heart failure diagnosis"))
-    reason = F.when(F.col("band_order") <= 2, F.concat(
+    return F.when(F.col("band_order") <= 2, F.concat(
         test_text, F.lit(" ("), threshold, F.lit(", "), F.col("days_since_test").cast("string"),
         F.lit(" days ago) with no echocardiogram or cardiology referral since"),
-        F.when(F.col("loop_diuretic_issues") > 0, F.concat(F.lit("; "), loop_text)).otherwise(F.lit("")),
+        F.when(F.col("_loop_issues") > 0, F.concat(F.lit("; "), loop_text)).otherwise(F.lit("")),
         F.lit("; "), history, F.lit("."))) \
         .otherwise(F.concat(loop_text, test_note, F.lit("; "), history, F.lit(".")))
-    evidence = F.to_json(F.struct(
-        "ntprobnp", F.col("ntprobnp_date").cast("string").alias("ntprobnp_date"), F.lit("ng/L").alias("ntprobnp_unit"),
-        F.lit(test_since.isoformat()).alias("ntprobnp_window_start"),
-        F.col("followed_up_on").cast("string").alias("followed_up_on"), "followed_up_by",
-        "loop_diuretic_issues", "loop_diuretics",
+
+
+def evidence(p: dict, as_of: dt.date) -> list[Column]:
+    return [
+        F.col("ntprobnp"), F.col("ntprobnp_date").cast("string").alias("ntprobnp_date"),
+        F.lit("ng/L").alias("ntprobnp_unit"),
+        F.lit(add_months(as_of, -p["ntprobnp_window_months"]).isoformat()).alias("ntprobnp_window_start"),
+        F.col("followed_up_on").cast("string").alias("followed_up_on"), F.col("followed_up_by"),
+        F.col("_loop_issues").alias("loop_diuretic_issues"), F.col("loop_diuretics"),
         F.col("loop_diuretic_first").cast("string").alias("loop_diuretic_first"),
         F.col("loop_diuretic_last").cast("string").alias("loop_diuretic_last"),
-        F.lit(loop_since.isoformat()).alias("loop_diuretic_window_start"),
-        F.col("any_hf_date").cast("string").alias("last_heart_failure_code")))
-
-    member = F.col("band_order").isNotNull()
-    return df.select(
-        "patient_id",
-        F.col("register_date").isNull().alias("not_on_register"),
-        member.alias("raised_ntprobnp_unactioned_or_loop_diuretic"),
-        "band", "band_order",
-        F.when(member, reason).alias("reason"),
-        F.when(member, evidence).alias("evidence"),
-        "ntprobnp", "ntprobnp_date", "days_since_test",
-        "followed_up_on", F.coalesce(F.col("loop_diuretic_issues"), F.lit(0)).alias("loop_diuretic_issues"),
-        "loop_diuretics")
+        F.lit(add_months(as_of, -p["loop_diuretic_months"]).isoformat()).alias("loop_diuretic_window_start"),
+        F.col("any_hf_date").cast("string").alias("last_heart_failure_code")]
 
 
 COHORT = Cohort(
     name="heart_failure",
     title="Possible undiagnosed heart failure",
+    section="§6",
     explanation=(
         "Adults ({min_age}+) registered and alive on the run date, not on the heart failure register, whose "
         "latest NT-proBNP in the last {ntprobnp_window_months} months is above {ntprobnp_raised_above} ng/L "
@@ -130,15 +123,25 @@ COHORT = Cohort(
         "diagnosis), when {loop_diuretic_min_issues} or more loop-diuretic issues (furosemide, bumetanide, "
         "torasemide) are recorded in the last {loop_diuretic_months} months (local choice). NT-proBNP pg/mL "
         "= ng/L. Source: NICE NG106 1.2."),
-    defaults=DEFAULTS,
-    rules=(
-        Rule("not_on_register", "Not on the heart failure register"),
-        Rule("raised_ntprobnp_unactioned_or_loop_diuretic",
-             "Latest NT-proBNP in {ntprobnp_window_months} months > {ntprobnp_raised_above} ng/L with no echo or "
-             "cardiology referral since, or ≥ {loop_diuretic_min_issues} loop-diuretic issues in "
-             "{loop_diuretic_months} months"),
+    parameters=PARAMETERS,
+    derive=derive,
+    criteria=(
+        Criterion("not_on_register", "Not on the heart failure register",
+                  lambda p: F.col("heart_failure_register").isNull()),
+        Criterion("raised_ntprobnp_unactioned_or_loop_diuretic",
+                  "Latest NT-proBNP in {ntprobnp_window_months} months > {ntprobnp_raised_above} ng/L with no echo "
+                  "or cardiology referral since, or ≥ {loop_diuretic_min_issues} loop-diuretic issues in "
+                  "{loop_diuretic_months} months",
+                  lambda p: F.col("_unactioned") | F.col("_loop")),
     ),
-    find=find,
+    bands=(
+        Band("urgent — specialist and echo within 2 weeks",
+             lambda p: F.col("_unactioned") & (F.col("ntprobnp") > p["ntprobnp_urgent_above"])),
+        Band("specialist and echo within 6 weeks", lambda p: F.col("_unactioned")),
+        Band("loop diuretic without heart failure diagnosis"),
+    ),
+    reason=reason,
+    evidence=evidence,
     rank=(("ntprobnp", True), ("days_since_test", True)),
     columns=("ntprobnp", "ntprobnp_date", "days_since_test", "followed_up_on", "loop_diuretic_issues",
              "loop_diuretics"),

@@ -43,6 +43,11 @@ def evaluate(cohort: Cohort, facts: DataFrame, as_of: dt.date, params: dict,
     listed = F.col("band_order").isNotNull()
     df = df.withColumns({"reason": F.when(listed, cohort.reason(params, as_of)),
                          "evidence": F.when(listed, F.to_json(F.struct(*cohort.evidence(params, as_of))))})
-    keep = ["patient_id", "pcn_id", *flags, "member", "band", "band_order", "reason", "evidence",
-            *cohort.columns, *[c for c, _ in cohort.rank]]
-    return df.select(*dict.fromkeys(keep))
+    # A worklist column is a column name, or (name shown, column it shows).
+    out = {c: F.col(c) for c in ("patient_id", "practice_id", "pcn_id", *flags, "member", "band", "band_order", "reason", "evidence")}
+    for c in cohort.columns:
+        name, source = c if isinstance(c, tuple) else (c, c)
+        out[name] = F.col(source).alias(name)
+    for c, _ in cohort.rank:
+        out.setdefault(c, F.col(c))
+    return df.select(*out.values())

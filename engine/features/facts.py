@@ -433,7 +433,7 @@ def _scores(df: DataFrame, p: dict) -> DataFrame:
     factors = F.concat_ws(", ", *[F.when(points[c] > 0, age_text if c == "age_points" else F.lit(label))
                                   for c, label in CHA2DS2_COMPONENTS])
 
-    premature_age = F.when(F.col("sex") == "female", F.lit(p["dlcn_premature_age_women"])) \
+    premature_age = F.when(F.lower(F.col("sex")) == "female", F.lit(p["dlcn_premature_age_women"])) \
                      .otherwise(F.lit(p["dlcn_premature_age_men"]))
     chd_age = age_on(F.col("birth_date"), F.col("first_chd_date"))
     vascular_age = age_on(F.col("birth_date"), F.col("first_vascular_date"))

@@ -88,8 +88,8 @@ def highest_value(rows: str | Column) -> Column:
 
 
 def count_distinct(rows: str | Column, field: str = "source_id") -> Column:
-    """How many distinct ``field`` values the rows hold (0 when none)."""
-    return F.size(F.array_distinct(F.transform(_col(rows), lambda x: x[field])))
+    """How many distinct non-null ``field`` values the rows hold (0 when none), as SQL's count(distinct)."""
+    return F.size(F.array_distinct(F.filter(F.transform(_col(rows), lambda x: x[field]), lambda v: v.isNotNull())))
 
 
 def days(dates: str | Column, since: dt.date | Column | None = None) -> Column:

@@ -9,6 +9,13 @@ from pathlib import Path
 CARD_KEYS = ("title", "not_qadmissions", "purpose", "model_family", "family_selection", "data", "features",
              "evaluation", "by_group", "top_factors_method", "limitations", "software")
 
+NOT_QADMISSIONS = ("This model is NOT QAdmissions. It is our own model, trained on labelled history "
+                   "(in the demo, synthetic data); QAdmissions is licensed separately and is not used here.")
+FACTOR_METHOD = ("Per patient, for each feature: predicted risk minus the risk with that feature set to its "
+                 "reference value (training median for numbers, most common value for categories, false for "
+                 "flags). The three largest increases are listed with the patient's value; the same method for "
+                 "both model families.")
+
 GROUP_TITLES = {"sex": "Sex", "imd_quintile": "IMD quintile (1 = most deprived)", "ethnicity_group": "Ethnic group"}
 
 
@@ -16,7 +23,6 @@ def model_card(*, model, selection: dict, margin: float, overall: dict, by_group
                n_rows: int, n_train: int, n_test: int, n_validation: int, seed: int, event_rate: float) -> dict:
     import sklearn
 
-    from engine.risk.model import FACTOR_METHOD, NOT_QADMISSIONS
     return {
         "title": "12-month emergency admission risk (casefind model)",
         "not_qadmissions": NOT_QADMISSIONS,

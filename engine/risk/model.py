@@ -3,7 +3,7 @@
 This is OUR model, trained on labelled history (in the demo: the synthetic generator's). It is not
 QAdmissions, which is licensed separately; every artifact says so.
 
-``train`` takes one row per patient (``engine.features.patient.patient_features`` as a pandas frame)
+``train`` takes one row per patient (``engine.features.patient.risk_features`` as a pandas frame)
 and a 0/1 label per row, and:
 
 1. splits the rows into a training part and a held-out part (stratified on the label, fixed seed);
@@ -44,6 +44,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from engine.risk.card import model_card, write_card
+
 # Features the model reads when the frame has them (CLINICAL_RULES §8 "inputs in the spirit of
 # QAdmissions"); flags ltc_* / med_* and care_home are added from the frame.
 NUMERIC = ("age", "ltc_count", "current_medicines", "egfr", "bmi", "emergency_admissions_12m",
@@ -53,12 +55,6 @@ NOT_FEATURES = ("ltc_count",)
 FAMILIES = ("logistic", "hist_gradient_boosting")
 MISSING = "missing"
 TOP_FACTORS = 3
-NOT_QADMISSIONS = ("This model is NOT QAdmissions. It is our own model, trained on labelled history "
-                   "(in the demo, synthetic data); QAdmissions is licensed separately and is not used here.")
-FACTOR_METHOD = ("Per patient, for each feature: predicted risk minus the risk with that feature set to its "
-                 "reference value (training median for numbers, most common value for categories, false for "
-                 "flags). The three largest increases are listed with the patient's value; the same method for "
-                 "both model families.")
 
 LABELS = {
     "age": "age", "ltc_count": "long-term conditions", "current_medicines": "current medicines",
@@ -182,12 +178,28 @@ class Model:
             changed = x.copy()
             changed[c] = self.reference[c]
             deltas[:, j] = risk - self.pipeline.predict_proba(changed)[:, 1]
-        texts = []
-        for i in range(len(x)):
-            order = [j for j in np.argsort(-deltas[i], kind="stable")[:k] if deltas[i, j] > 0]
-            texts.append("; ".join(f"{_label(self.features[j])} {_value(x.iloc[i][self.features[j]])} "
-                                   f"(+{100 * deltas[i, j]:.1f} points)" for j in order))
-        return risk, texts
+        return risk, self._factor_text(x, deltas, k)
+
+    def _factor_text(self, x: pd.DataFrame, deltas: np.ndarray, k: int) -> list[str]:
+        """The text of the ``k`` largest positive deltas per row, built column-wise (no per-row loop)."""
+        n = len(x)
+        if n == 0:
+            return []
+        top = np.argsort(-deltas, axis=1, kind="stable")[:, :k]
+        rows = np.arange(n)
+        labels = np.array([_label(f) for f in self.features], dtype=object)
+        values = np.empty((n, len(self.features)), dtype=object)
+        for j, f in enumerate(self.features):
+            values[:, j] = _values(x[f])
+        text = np.full(n, "", dtype=object)
+        for rank in range(top.shape[1]):
+            j = top[:, rank]
+            d = deltas[rows, j]
+            part = labels[j] + " " + values[rows, j] + " (+" + np.char.mod("%.1f", 100 * d).astype(object) + " points)"
+            keep = d > 0
+            sep = np.where(text == "", "", "; ").astype(object)
+            text = np.where(keep, text + sep + part, text)
+        return list(text)
 
 
 def _label(feature: str) -> str:
@@ -205,6 +217,20 @@ def _value(v) -> str:
     if v is None or math.isnan(v):
         return "not recorded"
     return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _values(col: pd.Series) -> np.ndarray:
+    """``_value`` for a whole column: text as it is, numbers as ``_value`` writes them."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        if pd.api.types.is_bool_dtype(col):
+            return col.astype(int).astype(str).to_numpy(dtype=object)
+        return col.where(col.notna(), "not recorded").astype(str).to_numpy(dtype=object)
+    v = col.to_numpy(dtype=float)
+    whole = np.isfinite(v) & (np.floor(v) == v)
+    out = np.char.rstrip(np.char.rstrip(np.char.mod("%.2f", np.nan_to_num(v)), "0"), ".").astype(object)
+    out[whole] = np.char.mod("%d", v[whole].astype(np.int64)).astype(object)
+    out[np.isnan(v)] = "not recorded"
+    return out
 
 
 def _reference(x: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict:
@@ -243,7 +269,6 @@ def train(features_pdf: pd.DataFrame, labels, *, oracle=None, record_oracle=None
     replaces an earlier one only when its validation AUROC is higher by more than this (the simpler
     logistic model wins near-ties: it is better calibrated and easier to explain).
     """
-    from engine.risk.card import model_card
     y = _column(features_pdf, labels).astype(int)
     true_p = None if oracle is None else _column(features_pdf, oracle).astype(float)
     record_p = None if record_oracle is None else _column(features_pdf, record_oracle).astype(float)
@@ -301,7 +326,6 @@ ARTIFACT_MODEL, ARTIFACT_CARD_JSON, ARTIFACT_CARD_MD = "model.joblib", "model_ca
 def write_artifact(result: TrainResult, out_dir: str | Path) -> Path:
     """model.joblib (the Model: pipeline, feature lists, references), model_card.json, model_card.md."""
     import joblib
-    from engine.risk.card import write_card
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(result.model, out / ARTIFACT_MODEL)

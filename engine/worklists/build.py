@@ -97,7 +97,8 @@ def _ranked_members(cohort: Cohort, record: Record, evaluated: DataFrame, as_of:
                .withColumn("rank", F.row_number().over(Window.partitionBy("pcn_id").orderBy(*order)))
                .withColumn("name", F.concat_ws(", ", F.upper(F.col("family_name")), F.col("given_name"))))
     rule_cols = [c.name for c in cohort.criteria]
-    columns = list(dict.fromkeys([*LEADING, *cohort.columns, *TRAILING, *rule_cols, "evidence"]))
+    own = [c[0] if isinstance(c, tuple) else c for c in cohort.columns]
+    columns = list(dict.fromkeys([*LEADING, *own, *TRAILING, *rule_cols, "evidence"]))
     # Members of one cohort are a small table: the final per-PCN write is the one place it is collected.
     return members.select(*columns).orderBy("pcn_id", "rank").toPandas()
 

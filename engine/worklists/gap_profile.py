@@ -1,7 +1,7 @@
 """CLINICAL_RULES §9, gap profile: per PCN, each case-finding cohort's rate per 1,000 eligible adults
 by IMD quintile and by ethnic group, with the largest gap named — the "identify a population" step.
 
-Denominator: eligible adults (engine.query.eligible, ``min_age``) counted per PCN × quintile and
+Denominator: eligible adults (the cohorts' population, ``min_age``, from the patient facts) counted per PCN × quintile and
 PCN × ethnic group by a Spark aggregation over the record; only the counts reach the driver.
 Numerator: the cohort's worklist members in the same cell (members are eligible by construction).
 
@@ -28,9 +28,10 @@ from pathlib import Path
 import pandas as pd
 from pyspark.sql import functions as F
 
-from engine.query import eligible
+from engine.cohorts.render import population
+from engine.features.facts import patient_facts
 from engine.record import Record
-from engine.worklists.build import pcn_folder, with_pcn
+from engine.worklists.build import pcn_folder
 from engine.worklists.csv_file import write_csv
 from engine.worklists.inequalities import case_finding_results, load_params
 
@@ -70,7 +71,7 @@ def rate(listed: int | None, eligible_: int | None) -> float | None:
 def _eligible_counts(record: Record, as_of: dt.date, min_age: int) -> dict[tuple[str, str, str], int]:
     """{(pcn, dimension, group): eligible adults} from one Spark aggregation (counts only)."""
     decile = F.col("imd_decile")
-    people = with_pcn(record, eligible(record, as_of, min_age).select("patient_id", "imd_decile", "ethnicity_group")) \
+    people = population(patient_facts(record, as_of), {"min_age": min_age}) \
         .select("pcn_id",
                 F.when(decile.between(1, 10), F.ceil(decile / 2).cast("string")).otherwise(F.lit("unknown")).alias(IMD),
                 F.when(F.col("ethnicity_group").isin(*ETHNIC_GROUPS[:-1]), F.col("ethnicity_group"))

@@ -27,9 +27,10 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+from pyspark.sql import functions as F
 
 from engine.config import ConfigError, conf_dir, read_yaml
-from engine.query import on_register
+from engine.features.facts import REGISTERS, patient_facts
 from engine.record import Record
 from engine.worklists.build import LEADING, output_columns, pcn_folder, person_rows
 from engine.worklists.csv_file import write_csv
@@ -114,6 +115,10 @@ def _validate(p: dict) -> None:
     if not 0 < p["cap_margin"] < min(steps, default=float("inf")):
         raise ConfigError(f"inequalities: cap_margin must be > 0 and below the smallest gap between "
                           f"clinical_priority scores ({min(steps, default='none')})")
+    unknown = [n for n in p["plus_registers"] if n not in REGISTERS]
+    if unknown:
+        raise ConfigError(f"inequalities: plus_registers {', '.join(unknown)} not among the registers the patient "
+                          f"facts hold ({', '.join(REGISTERS)})")
     urgent, other = [], []
     for cohort, bands in p["clinical_priority"].items():
         for band, score in bands.items():
@@ -173,8 +178,9 @@ def _registers(record: Record, as_of: dt.date, patient_ids: list[str], names: li
     if not patient_ids or not names:
         return {n: set() for n in names}
     ids = record.spark.createDataFrame([(i,) for i in patient_ids], "patient_id string")
-    return {n: {r["patient_id"] for r in on_register(record, n, as_of).join(ids, "patient_id", "left_semi")
-                .select("patient_id").collect()} for n in names}
+    rows = (patient_facts(record, as_of).join(ids, "patient_id", "left_semi")
+            .select("patient_id", *[F.col(f"{n}_register").isNotNull().alias(n) for n in names]).collect())
+    return {n: {r["patient_id"] for r in rows if r[n]} for n in names}
 
 
 def inequalities_worklist(results, record: Record, as_of: dt.date, params: dict | None = None) -> pd.DataFrame:
