@@ -16,7 +16,7 @@ def check_config(cohort_names: list[str] | None = None) -> list[str]:
     """Validate the configuration for a run of ``cohort_names`` (default all); returns their names."""
     from engine.cohorts import COHORTS
     from engine.ingest.units import check_units_file
-    from engine.worklists.inequalities import load_params
+    from engine.worklists.inequalities import check_bands, load_params
 
     names = cohort_names or list(COHORTS)
     unknown = [n for n in names if n not in COHORTS]
@@ -29,7 +29,7 @@ def check_config(cohort_names: list[str] | None = None) -> list[str]:
     load_facts_params()
     for name in names:
         COHORTS[name].params()
-    load_params()
+    check_bands(load_params())
     folder = conf_dir() / "codelists"
     if not folder.is_dir():
         raise ConfigError(f"codelist folder not found: {folder}")

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from builders import (AS_OF, DIABETES, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, STROKE, Population)
 from engine.codes import SNOMED
-from engine.features.facts import CHA2DS2_COMPONENTS as COMPONENTS, build
+from engine.features.facts import CHA2DS2_COMPONENTS as COMPONENTS, build as build_facts
 
 OLD = dt.date(2015, 6, 1)
 HEART_FAILURE = (SNOMED, "84114007")
@@ -184,7 +184,7 @@ def scored(spark):
     for pid, (_, _, attrs, build) in CASES.items():
         pop.patient(pid, **attrs)
         build(pop, pid)
-    facts = build(pop.record(spark), AS_OF)
+    facts = build_facts(pop.record(spark), AS_OF)
     dates = [F.col(f"cha2ds2_{n}_date").alias(f"{n}_date") for n in ("chf", "hypertension", "diabetes", "stroke", "vascular")]
     return {r["patient_id"]: r.asDict() for r in facts.select(
         "patient_id", "age", "cha2ds2_vasc", "cha2ds2_vasc_factors", *[c for c, _ in COMPONENTS], *dates).collect()}

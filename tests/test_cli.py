@@ -37,7 +37,9 @@ def test_bad_arguments_get_one_clear_line_and_non_zero_exit(args, message):
 
 
 def test_bad_cohort_config_is_one_line(tmp_path):
-    (tmp_path / "cohorts").mkdir()
+    import shutil
+    from engine.config import REPO_CONF
+    shutil.copytree(REPO_CONF, tmp_path, dirs_exist_ok=True)
     (tmp_path / "cohorts" / "hypertension.yaml").write_text("clinic_stage1_systolic: [140\n")
     res = subprocess.run([sys.executable, "-m", "engine.cli", "explain", "hypertension"], capture_output=True,
                          text=True, timeout=120, env={**__import__("os").environ, "CASEFIND_CONF": str(tmp_path)})

@@ -11,12 +11,12 @@ import yaml
 
 from builders import AS_OF, Population, months_ago
 from engine.codes import SNOMED
-from engine.cohorts import COHORTS, af_anticoagulation, af_undiagnosed, cancer_safety_netting, fh, heart_failure, hypertension
+from engine.cohorts import COHORTS
 from engine.config import ConfigError
 from engine.pseudonym import Pseudonymiser
 from engine.worklists.build import LEADING, CohortResult
-from engine.worklists.inequalities import (COLUMNS, DEFAULTS, core20, equity_priority, inequalities_worklist,
-                                           load_params, write_inequalities)
+from engine.worklists.inequalities import (COLUMNS, DEFAULTS, check_bands, core20, equity_priority,
+                                           inequalities_worklist, load_params, write_inequalities)
 
 LD, SMI = (SNOMED, "416075005"), (SNOMED, "58214004")
 PCN = "U00001"
@@ -169,12 +169,19 @@ def test_yaml_equals_defaults():
 
 
 def test_every_band_the_cohorts_can_produce_has_a_score():
-    bands = {"hypertension": hypertension.BANDS, "af_undiagnosed": af_undiagnosed.BANDS,
-             "af_anticoagulation": (af_anticoagulation.BAND,), "fh": fh.BANDS, "heart_failure": heart_failure.BANDS,
-             "cancer_safety_netting": tuple(cancer_safety_netting.LABELS.values())}
-    assert set(bands) == set(DEFAULTS["cohorts"])
-    for cohort, names in bands.items():
-        assert set(names) == set(DEFAULTS["clinical_priority"][cohort]), cohort
+    """The bands come from the declarations: each has a clinical-priority score, and no score names a
+    band a cohort cannot produce."""
+    for cohort in DEFAULTS["cohorts"]:
+        c = COHORTS[cohort]
+        assert set(c.band_labels(c.params())) == set(DEFAULTS["clinical_priority"][cohort]), cohort
+    check_bands(load_params())
+
+
+def test_a_renamed_band_is_refused_before_the_run():
+    p = load_params()
+    p["clinical_priority"] = {**p["clinical_priority"], "fh": {"refer": 60, "assess": 40}}
+    with pytest.raises(ConfigError, match="fh band 'refer for genetic testing' has no clinical_priority score"):
+        check_bands(p)
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -19,7 +19,7 @@ SEED = 20260331
 
 
 def synthetic_table(n: int = N, seed: int = SEED) -> pd.DataFrame:
-    """Feature rows shaped like patient_features, a true probability from a logistic function of them,
+    """Feature rows shaped like risk_features, a true probability from a logistic function of them,
     and a label drawn from it."""
     rng = np.random.default_rng(seed)
     age = rng.integers(40, 95, n)
@@ -175,18 +175,19 @@ def test_spark_scoring_needs_the_model_inputs(spark, trained, table):
         score(spark, df, trained[1])
 
 
-def test_scores_a_patient_features_frame(spark, trained):
-    """The model's inputs are patient_features columns: scoring that frame inside Spark gives what
+def test_scores_a_risk_features_frame(spark, trained):
+    """The model's inputs are risk_features columns: scoring that frame inside Spark gives what
     pandas gives for the same rows (Spark types — booleans, nullable ints — arrive intact)."""
     from builders import AS_OF, DIABETES, Population
-    from engine.features.patient import patient_features
+    from engine.features.facts import build
+    from engine.features.patient import risk_features
     p = Population()
     p.patient("old", age=88, sex="male")
     p.diagnosis("old", DIABETES, dt.date(2015, 1, 1))
     p.encounter("old", AS_OF - dt.timedelta(days=30), klass="emergency")
     p.patient("young", age=41)
     p.rows["patients"][-1]["imd_decile"] = None
-    features = patient_features(p.record(spark), AS_OF)
+    features = risk_features(build(p.record(spark), AS_OF), AS_OF)
     scored = {r["patient_id"]: r for r in score(spark, features, trained[1]).collect()}
     local = features.toPandas()
     expected_risk, expected_factors = trained[0].model.top_factors(local)
@@ -238,3 +239,22 @@ def test_card_names_the_feature_date_once(table, tmp_path):
     train(table, "admitted_12m", as_of=dt.date(2026, 3, 31), out_dir=tmp_path / "b", data_description="a table")
     assert (tmp_path / "a" / "model_card.md").read_text().count("2026-03-31") == 1
     assert "- a table, features as of 2026-03-31" in (tmp_path / "b" / "model_card.md").read_text()
+
+
+def test_factor_text_equals_a_row_by_row_statement(trained, table):
+    """The column-wise factor text says exactly what a plain per-row loop says (three largest
+    positive risk differences, each with the patient's value), for every row."""
+    from engine.risk.model import _label, _value, prepare
+    model = trained[0].model
+    rows = table.head(20)
+    x = prepare(rows, model.numeric, model.categorical)
+    risk, texts = model.top_factors(rows)
+    # the risk differences as one batch per feature (what scoring computes); the text row by row
+    delta = np.column_stack([risk - model.pipeline.predict_proba(x.assign(**{f: model.reference[f]}))[:, 1]
+                             for f in model.features])
+    for i in range(len(x)):
+        deltas = delta[i]
+        order = [j for j in np.argsort(-deltas, kind="stable")[:3] if deltas[j] > 0]
+        expected = "; ".join(f"{_label(model.features[j])} {_value(x.iloc[i][model.features[j]])} "
+                             f"(+{100 * deltas[j]:.1f} points)" for j in order)
+        assert texts[i] == expected, i

@@ -132,6 +132,26 @@ def _validate(p: dict) -> None:
                           f"(lowest urgent {min(urgent)}, highest other {max(other)})")
 
 
+def check_bands(p: dict) -> None:
+    """Every band each case-finding cohort's declaration can produce (with its parameters in force)
+    has a clinical_priority score, and every score names such a band: a renamed band stops the run
+    before Spark starts instead of failing at the end."""
+    from engine.cohorts import COHORTS
+    for cohort in p["cohorts"]:
+        if cohort not in COHORTS:
+            raise ConfigError(f"conf/{CONF_FILE}: cohorts names '{cohort}', which is not a cohort")
+        declared = COHORTS[cohort]
+        bands = declared.band_labels(declared.params())
+        scored = p["clinical_priority"].get(cohort, {})
+        for band in bands:
+            if band not in scored:
+                raise ConfigError(f"conf/{CONF_FILE}: {cohort} band '{band}' has no clinical_priority score")
+        for band in scored:
+            if band not in bands:
+                raise ConfigError(f"conf/{CONF_FILE}: clinical_priority names {cohort} band '{band}', "
+                                  f"which the cohort does not produce (its bands: {'; '.join(bands)})")
+
+
 # --- shared definitions (also used by the gap profile) ----------------------------------------------
 def case_finding_results(results, params: dict) -> list:
     """The CohortResults of the configured case-finding cohorts, in the configured order."""
