@@ -37,16 +37,20 @@ BEGIN, END = "<!-- facts benchmark: begin -->", "<!-- facts benchmark: end -->"
 
 
 def event_counts(folder: Path) -> tuple[int, int]:
-    """(stages completed, tasks ended) in the one event log written to ``folder``."""
-    logs = [p for p in folder.iterdir() if p.is_file()]
-    assert len(logs) == 1, f"expected one event log in {folder}, found {len(logs)}"
+    """(stages completed, tasks ended) in the one application's event log written to ``folder``
+    (Spark 4 writes it as a folder of rolling ``events_*`` files)."""
+    apps = list(folder.iterdir())
+    assert len(apps) == 1, f"expected one application's event log in {folder}, found {len(apps)}"
+    files = sorted(p for p in apps[0].rglob("*") if p.is_file() and "appstatus" not in p.name) \
+        if apps[0].is_dir() else [apps[0]]
     stages = tasks = 0
-    with logs[0].open() as fh:
-        for line in fh:
-            if '"Event":"SparkListenerStageCompleted"' in line:
-                stages += 1
-            elif '"Event":"SparkListenerTaskEnd"' in line:
-                tasks += 1
+    for path in files:
+        with path.open() as fh:
+            for line in fh:
+                if '"Event":"SparkListenerStageCompleted"' in line:
+                    stages += 1
+                elif '"Event":"SparkListenerTaskEnd"' in line:
+                    tasks += 1
     return stages, tasks
 
 
@@ -80,6 +84,8 @@ def main() -> None:
     ap.add_argument("--patients", type=int, nargs="+", default=[20000, 100000])
     ap.add_argument("--work", type=Path, default=Path("/tmp/casefind-facts"))
     ap.add_argument("--old", default=None, help="git revision to compare with, side by side")
+    ap.add_argument("--old-patients", type=int, nargs="*", default=[20000],
+                    help="sizes at which to run the --old revision too (it is slow)")
     args = ap.parse_args()
     casefind = [sys.executable, "-m", "engine.cli"]
     old_tree = None
@@ -114,7 +120,7 @@ def main() -> None:
                                               "clinic_stage1_systolic=130,135,140,145,150", "--record", str(record),
                                               "--as-of", AS_OF, "--out", str(work / "sweep")], work)
             row["sweep"]["timings"] = _manifest(work / "sweep")["timings_s"]
-            if old_tree is not None:
+            if old_tree is not None and n in args.old_patients:
                 row["old"] = measured("old", [sys.executable, "-m", "engine.cli", "run", "--record", str(record),
                                               "--as-of", AS_OF, "--out", str(work / "old-out")], work,
                                       env={"PYTHONPATH": str(old_tree)}, cwd=old_tree)

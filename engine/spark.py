@@ -57,6 +57,7 @@ def get_spark(master: str | None = None, app_name: str = "casefind", loopback: b
         Path(os.environ["CASEFIND_EVENT_LOG"]).mkdir(parents=True, exist_ok=True)
         conf["spark.eventLog.enabled"] = "true"
         conf["spark.eventLog.dir"] = Path(os.environ["CASEFIND_EVENT_LOG"]).resolve().as_uri()
+        conf["spark.eventLog.compress"] = "false"         # plain JSON lines, readable with any tool
     conf.update(extra or {})
     for key in _submitted_settings():
         conf.pop(key, None)
