@@ -11,7 +11,7 @@ from builders import AS_OF, Population, months_ago
 from engine.codelists import load_codelist
 from engine.codes import RXNORM, SNOMED
 from engine.features.facts import EFI_BANDS as BANDS, EFI_DEFICITS as DEFICITS, EFI_N_DEFICITS as N_DEFICITS, \
-    EFI_POLYPHARMACY as POLYPHARMACY, build, efi_band as band
+    EFI_POLYPHARMACY as POLYPHARMACY, build as build_facts, efi_band as band
 
 RECENT = months_ago(2)
 LONG_AGO = dt.date(2012, 5, 1)
@@ -194,7 +194,7 @@ def result(spark):
     for pid, (_, _, build) in CASES.items():
         p.patient(pid, age=80)
         build(p, pid)
-    rows = build(p.record(spark), AS_OF).select("patient_id", "efi", "efi_deficits", "efi_band",
+    rows = build_facts(p.record(spark), AS_OF).select("patient_id", "efi", "efi_deficits", "efi_band",
                                                "efi_deficit_list").collect()
     return {r["patient_id"]: r for r in rows}
 

@@ -30,7 +30,7 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     since = add_months(as_of, -p["anticoagulant_window_months"])
     # The latest oral anticoagulant issue ever (on or before the run date): date descending, then
     # source_id, then code (ascending).
-    last = F.array_min(F.transform(F.col("rx_anticoagulant_oral"), lambda x: F.struct(
+    last = F.array_min(F.transform(R.rows("rx_anticoagulant_oral"), lambda x: F.struct(
         (-F.datediff(x["date"], F.lit("1970-01-01"))).alias("k0"), x["source_id"].alias("k1"),
         x["code"].alias("k2"), x.alias("row"))))["row"]
     return [

@@ -103,7 +103,7 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     # Stage 1: what happened (every referral, X-ray and outcome up to as_of) and the triggers in the window.
     happened = {
         "last_referral": R.last_date(REFERRALS, status=None),
-        "last_urology": dates(F.filter(F.col(REFERRALS), lambda x: x["tag"].isin(p["psa_referral_sites"]))),
+        "last_urology": dates(F.filter(R.rows(REFERRALS), lambda x: x["tag"].isin(p["psa_referral_sites"]))),
         "last_xray": R.last_date("ev_chest_xray"),
         "last_outcome": F.greatest(R.last_date("ev_cancer_referral_outcome"), R.last_date("ev_cancer_diagnosis")),
         "recent_referrals": F.transform(R.where(REFERRALS, since, status=None), lambda x: F.struct(

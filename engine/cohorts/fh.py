@@ -31,7 +31,7 @@ PARAMETERS = {
 
 def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     # Each total cholesterol result with the patient's age on the day of the test.
-    young_rows = F.filter(F.col("ev_total_cholesterol"),
+    young_rows = F.filter(R.rows("ev_total_cholesterol"),
                           lambda x: age_on(F.col("birth_date"), x["date"]) < p["tc_young_age_below"])
     tc = R.highest_value("ev_total_cholesterol")           # highest value, its latest date on a tie
     young = R.highest_value(young_rows)

@@ -41,13 +41,13 @@ def _follow_ups(test_date: Column) -> Column:
         return F.transform(rows, lambda x: F.struct(x["date"].alias("date"), F.lit(what).alias("what")))
     every = F.concat(tagged(R.where("ev_echocardiogram"), ECHO),
                      tagged(R.where("ev_cardiology_referral"), REFERRAL),
-                     tagged(F.col("ref_cardiology_referral"), REFERRAL))
+                     tagged(R.rows("ref_cardiology_referral"), REFERRAL))
     return F.filter(every, lambda x: x["date"] >= test_date)
 
 
 def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     test = R.latest_value("ev_ntprobnp", add_months(as_of, -p["ntprobnp_window_months"]))
-    loop = F.filter(F.col("rx_loop_diuretic"),
+    loop = F.filter(R.rows("rx_loop_diuretic"),
                     lambda x: x["date"] >= lit_date(add_months(as_of, -p["loop_diuretic_months"])))
     issued = F.size(loop) > 0
     return [

@@ -59,7 +59,7 @@ def _issued_since(rx: str, since: dt.date) -> Column:
 
 def _issues_of(rx: str, label: str, since: dt.date) -> Column:
     """(source_id, class) of each issue of the class on or after ``since``."""
-    return F.transform(F.filter(F.col(rx), lambda x: x["date"] >= lit_date(since)),
+    return F.transform(F.filter(R.rows(rx), lambda x: x["date"] >= lit_date(since)),
                        lambda x: F.struct(x["source_id"].alias("source_id"), F.lit(label).alias("class")))
 
 

@@ -3,8 +3,8 @@
 Cohorts, the risk features, the gap profile and the inequalities worklist all read this table;
 none of them goes back to the canonical record. It is built with one pass per source table: every
 codelist is matched in a single broadcast join of a combined (list, system, code) table, and each
-table is aggregated per patient once, into arrays of the patient's coded rows (``ev_<list>``,
-``rx_<list>``, ``ref_<list>``; see ``engine.features.rows``). Derived facts (registers, eFI,
+table is aggregated per patient once, into maps of list → the patient's coded rows (``ev``, ``rx``,
+``ref``; read as ``ev_<list>``, ``rx_<class>``, ``ref_<list>`` through ``engine.features.rows``). Derived facts (registers, eFI,
 care-home residence, CHA2DS2-VASc, DLCN, ...) are column expressions over those arrays, so the
 whole table is a handful of shuffles, cached once (memory and disk).
 
@@ -28,7 +28,7 @@ from pyspark.sql import types as T
 from engine.codelists import load_codelist
 from engine.config import conf_dir, load_facts_params
 from engine.features import rows as R
-from engine.features.rows import add_months, age_on, lit_date
+from engine.features.rows import EV_ROW, REF_ROW, RX_ROW, add_months, age_on, lit_date
 from engine.record import Record
 
 
@@ -63,13 +63,6 @@ REGISTERS = {
     "severe_mental_illness": None,
 }
 
-EV_ROW = T.StructType([T.StructField(n, t) for n, t in (
-    ("date", T.DateType()), ("status", T.StringType()), ("value", T.DoubleType()), ("code", T.StringType()),
-    ("term", T.StringType()), ("tag", T.StringType()), ("source_id", T.StringType()))])
-RX_ROW = T.StructType([T.StructField(n, t) for n, t in (
-    ("date", T.DateType()), ("code", T.StringType()), ("term", T.StringType()), ("tag", T.StringType()),
-    ("source_id", T.StringType()))])
-REF_ROW = T.StructType([*RX_ROW.fields, T.StructField("outcome_date", T.DateType())])
 ISSUE_ROW = T.StructType([T.StructField("date", T.DateType()), T.StructField("source_id", T.StringType()),
                           T.StructField("medicine", T.StructType([T.StructField("system", T.StringType()),
                                                                   T.StructField("code", T.StringType())]))])
@@ -164,15 +157,15 @@ FACTS: tuple[Fact, ...] = (
          "registration data counts everyone as registered)", "§0"),
     Fact("address_care_home", "boolean", "the source flags the current address as a care home", "§2"),
     # coded rows
-    Fact("ev_<list>", f"array<{EV_ROW.simpleString()}>", "every active or resolved event on or before the run "
+    Fact("ev (read as ev_<list>)", f"map<list, array<{EV_ROW.simpleString()}>>", "every active or resolved event on or before the run "
          "date coded in conf/codelists/<list>.csv (refuted and entered-in-error rows never), sorted by date; "
          "tag = the codelist's extra column", "all"),
-    Fact("rx_<class>", f"array<{RX_ROW.simpleString()}>", "every issue of a medicine in "
+    Fact("rx (read as rx_<class>)", f"map<class, array<{RX_ROW.simpleString()}>>", "every issue of a medicine in "
          "conf/codelists/med_<class>.csv on or before the run date (cancelled, draft and entered-in-error "
          "issues never)", "§1, §4, §6, §8"),
     Fact("rx_issues", f"array<{ISSUE_ROW.simpleString()}>", "every medicine issue on or before the run date, "
          "one medicine per issue (its smallest (system, code): a dual-coded issue counts once)", "§0, §1, §8"),
-    Fact("ref_<list>", f"array<{REF_ROW.simpleString()}>", "referrals made on or before the run date coded in "
+    Fact("ref (read as ref_<list>)", f"map<list, array<{REF_ROW.simpleString()}>>", "referrals made on or before the run date coded in "
          "the list (cancelled, revoked, draft and entered-in-error never); tag = site", "§6, §7"),
     Fact("bp_days", f"array<{BP_DAY.simpleString()}>", "paired blood pressure per day: lowest plausible "
          "systolic and lowest plausible diastolic of the day; setting 'home' when the day has a home/ABPM code",
@@ -219,6 +212,11 @@ FACTS: tuple[Fact, ...] = (
 )
 
 
+def medicine_classes(codelist_dir: Path | None = None) -> list[str]:
+    """The medicine classes with a codelist (conf/codelists/med_<class>.csv), sorted."""
+    return [n[len(MEDICATION_PREFIX):] for n in _lists(codelist_dir) if n.startswith(MEDICATION_PREFIX)]
+
+
 def _lists(codelist_dir: Path | None) -> list[str]:
     folder = Path(codelist_dir) if codelist_dir else conf_dir() / "codelists"
     return sorted(p.stem for p in folder.glob("*.csv"))
@@ -240,10 +238,11 @@ def _codes(record: Record, names: list[str]) -> DataFrame:
     return F.broadcast(record.spark.createDataFrame(rows, schema))
 
 
-def _arrays(matched: DataFrame, names: list[str], prefix: str, row: Column) -> DataFrame:
-    """patient_id and one sorted array of ``row`` per list: one aggregation for every list."""
-    return matched.groupBy("patient_id").agg(*[
-        F.array_sort(F.collect_list(F.when(F.col("list") == n, row))).alias(f"{prefix}{n}") for n in names])
+def _rows_by_list(matched: DataFrame, name: str, row: Column, key: Column | None = None) -> DataFrame:
+    """patient_id and ``name``: a map of list → the patient's rows in it, sorted by date."""
+    key = F.col("list") if key is None else key
+    per_list = matched.groupBy("patient_id", key.alias("_key")).agg(F.array_sort(F.collect_list(row)).alias("_rows"))
+    return per_list.groupBy("patient_id").agg(F.map_from_entries(F.collect_list(F.struct("_key", "_rows"))).alias(name))
 
 
 def _empty(col: str, element: T.DataType) -> Column:
@@ -261,12 +260,14 @@ def build(record: Record, as_of: dt.date) -> DataFrame:
 
     ev = (record.events.where((F.col("date") <= day) & F.col("status").isin("active", "resolved"))
           .join(codes, ["system", "code"]))
-    ev_arrays = _arrays(ev, event_lists, "ev_", F.struct(*[F.col(f.name) for f in EV_ROW.fields]))
+    ev_arrays = _rows_by_list(ev.where(F.col("list").isin(*event_lists)), "ev",
+                              F.struct(*[F.col(f.name) for f in EV_ROW.fields]))
 
     issued = record.medications.where((F.col("date") <= day) &
                                       ~F.coalesce(F.col("status"), F.lit("")).isin(*NOT_ISSUED))
-    rx_arrays = _arrays(issued.join(codes, ["system", "code"]), meds, "rx_",
-                        F.struct(*[F.col(f.name) for f in RX_ROW.fields]))
+    rx_arrays = _rows_by_list(issued.join(codes.where(F.col("list").isin(*meds)), ["system", "code"]), "rx",
+                              F.struct(*[F.col(f.name) for f in RX_ROW.fields]),
+                              F.expr(f"substring(list, {len(MEDICATION_PREFIX) + 1})"))
     per_issue = (issued.groupBy("patient_id", "source_id", "date")
                  .agg(F.min(F.struct("system", "code")).alias("medicine"))
                  .groupBy("patient_id")
@@ -274,8 +275,8 @@ def build(record: Record, as_of: dt.date) -> DataFrame:
 
     made = record.referrals.where((F.col("date") <= day) &
                                   ~F.lower(F.coalesce(F.col("status"), F.lit(""))).isin(*REFERRAL_NOT_MADE))
-    ref_arrays = _arrays(made.join(codes.where(F.col("list").isin(*REFERRAL_LISTS)), ["system", "code"]),
-                         list(REFERRAL_LISTS), "ref_", F.struct(*[F.col(f.name) for f in REF_ROW.fields]))
+    ref_arrays = _rows_by_list(made.join(codes.where(F.col("list").isin(*REFERRAL_LISTS)), ["system", "code"]),
+                               "ref", F.struct(*[F.col(f.name) for f in REF_ROW.fields]))
 
     enc = record.encounters.where(F.col("start") <= day)
     enc_arrays = (enc.join(codes.where(F.col("list").isin(*ENCOUNTER_LISTS)).select("system", "code", "list"),
@@ -304,10 +305,8 @@ def build(record: Record, as_of: dt.date) -> DataFrame:
         F.ceil(F.col("imd_decile") / 2).cast("int").alias("imd_quintile"),
         (registered & alive).alias("alive_registered"),
         F.coalesce(F.col("address_care_home"), F.lit(False)).alias("address_care_home"),
-        *[_empty(f"ev_{n}", EV_ROW).alias(f"ev_{n}") for n in event_lists],
-        *[_empty(f"rx_{n}", RX_ROW).alias(f"rx_{n[len(MEDICATION_PREFIX):]}") for n in meds],
+        "ev", "rx", "ref",
         _empty("rx_issues", ISSUE_ROW).alias("rx_issues"),
-        *[_empty(f"ref_{n}", REF_ROW).alias(f"ref_{n}") for n in REFERRAL_LISTS],
         _empty("bp_days", BP_DAY).alias("bp_days"),
         _empty("_enc_emergency", T.DateType()).alias("_enc_emergency"),
         _empty("_enc_care_home", CONTACT_ROW).alias("_enc_care_home"),
@@ -365,7 +364,7 @@ def _derived(df: DataFrame, as_of: dt.date, p: dict) -> DataFrame:
 
     # eFI
     efi_since = lit_date(add_months(as_of, -EFI_WINDOW_MONTHS))
-    present = [F.when(F.size(R.where(f"ev_{lst}", efi_since, "active") if windowed else F.col(f"ev_{lst}")) > 0,
+    present = [F.when(F.size(R.where(f"ev_{lst}", efi_since, "active") if windowed else R.rows(f"ev_{lst}")) > 0,
                       F.lit(deficit)) for deficit, lst, windowed in EFI_DEFICITS]
     present.append(F.when(R.medicines_since(add_months(as_of, -EFI_WINDOW_MONTHS)) >= EFI_POLYPHARMACY_MIN,
                           F.lit(EFI_POLYPHARMACY)))

@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from engine.features import rows as R
+from engine.features.facts import medicine_classes as facts_medicine_classes
 from engine.features.rows import add_months
 
 LTC = ("hypertension", "diabetes", "chd", "stroke_tia", "pad", "heart_failure", "af", "asthma")
@@ -33,9 +34,9 @@ WINDOW_MONTHS = 12
 EFI_COLUMNS = ["efi", "efi_deficits", "efi_band", "efi_deficit_list"]
 
 
-def medicine_classes(facts: DataFrame) -> list[str]:
+def medicine_classes(facts: DataFrame | None = None) -> list[str]:
     """The medicine classes with a codelist, sorted: ``anticoagulant_oral``, ..."""
-    return sorted(c[len("rx_"):] for c in facts.columns if c.startswith("rx_") and c != "rx_issues")
+    return facts_medicine_classes()
 
 
 def feature_columns(facts: DataFrame) -> list[str]:

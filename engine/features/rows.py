@@ -15,6 +15,18 @@ import datetime as dt
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+EV_ROW = T.StructType([T.StructField(n, t) for n, t in (
+    ("date", T.DateType()), ("status", T.StringType()), ("value", T.DoubleType()), ("code", T.StringType()),
+    ("term", T.StringType()), ("tag", T.StringType()), ("source_id", T.StringType()))])
+RX_ROW = T.StructType([T.StructField(n, t) for n, t in (
+    ("date", T.DateType()), ("code", T.StringType()), ("term", T.StringType()), ("tag", T.StringType()),
+    ("source_id", T.StringType()))])
+REF_ROW = T.StructType([*RX_ROW.fields, T.StructField("outcome_date", T.DateType())])
+# The three maps of the facts table (list name → the patient's rows) and the prefix that reads them:
+# ``ev_<list>`` is the ``ev`` map's entry for <list>, an empty array when the patient has none.
+MAPS = {"ev_": ("ev", EV_ROW), "rx_": ("rx", RX_ROW), "ref_": ("ref", REF_ROW)}
 
 
 def lit_date(day: dt.date) -> Column:
@@ -34,8 +46,17 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def _col(rows: str | Column) -> Column:
-    return F.col(rows) if isinstance(rows, str) else rows
+def rows(name: str) -> Column:
+    """The patient's rows for ``ev_<list>``, ``rx_<class>`` or ``ref_<list>`` (an empty array when
+    there are none); any other name is a plain facts column (``rx_issues``, ``bp_days``)."""
+    for prefix, (column, row) in MAPS.items():
+        if name.startswith(prefix) and name != "rx_issues":
+            return F.coalesce(F.col(column)[name[len(prefix):]], F.array().cast(T.ArrayType(row)))
+    return F.col(name)
+
+
+def _col(rows_: str | Column) -> Column:
+    return rows(rows_) if isinstance(rows_, str) else rows_
 
 
 def where(rows: str | Column, since: dt.date | Column | None = None, status: str | None = "active",
