@@ -123,7 +123,11 @@ def main() -> None:
             if old_tree is not None and n in args.old_patients:
                 row["old"] = measured("old", [sys.executable, "-m", "engine.cli", "run", "--record", str(record),
                                               "--as-of", AS_OF, "--out", str(work / "old-out")], work,
-                                      env={"PYTHONPATH": str(old_tree)}, cwd=old_tree)
+                                      env={"PYTHONPATH": str(old_tree),
+                                           # the old code has no CASEFIND_EVENT_LOG: the same settings via spark-submit
+                                           "PYSPARK_SUBMIT_ARGS": "--conf spark.eventLog.enabled=true --conf "
+                                           f"spark.eventLog.dir={(work / 'events' / 'old').as_uri()} --conf "
+                                           "spark.eventLog.compress=false pyspark-shell"}, cwd=old_tree)
                 row["old"]["timings"] = _manifest(work / "old-out")["timings_s"]
             print(json.dumps(row, indent=1))
             report.append(row)

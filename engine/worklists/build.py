@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from engine.cohorts.declaration import Cohort
@@ -71,7 +71,7 @@ def _attrition(cohort: Cohort, evaluated: DataFrame, labels: list[str]) -> list[
     for c in cohort.criteria:
         passed = passed & F.col(c.name)
         aggs.append(F.sum(passed.cast("int")).alias(c.name))
-    rows = evaluated.groupBy("pcn_id").agg(*aggs).orderBy("pcn_id").collect()
+    rows = sorted(evaluated.groupBy("pcn_id").agg(*aggs).collect(), key=lambda r: r["pcn_id"])
     out = []
     for r in rows:
         out.append({"pcn_id": r["pcn_id"], "cohort": cohort.name, "step": 0, "rule": "eligible",
@@ -84,23 +84,27 @@ def _attrition(cohort: Cohort, evaluated: DataFrame, labels: list[str]) -> list[
 
 
 def _ranked_members(cohort: Cohort, record: Record, evaluated: DataFrame, as_of: dt.date):
-    order = [F.col("band_order").asc()]
-    order += [F.col(c).desc_nulls_last() if desc else F.col(c).asc_nulls_last() for c, desc in cohort.rank]
-    order.append(F.col("patient_id").asc())
+    """The members, ranked per PCN: band order, then the cohort's keys (nulls last), then patient_id.
+    Members are a small table: they are joined to their person columns (a broadcast of the members)
+    and collected once, then ranked here, so a worklist costs no shuffle."""
     people = record.patients.select(
         "patient_id", "nhs_number", "given_name", "family_name", "birth_date", "sex",
         "ethnicity_group", "imd_decile", age_on(F.col("birth_date"), lit_date(as_of)).alias("age"))
     # The worklist's person columns come from patients; a cohort's own copy (e.g. age) gives way.
     clash = [c for c in people.columns if c != "patient_id" and c in evaluated.columns]
-    members = (evaluated.where("member").drop(*clash)
-               .join(people, "patient_id", "left")
-               .withColumn("rank", F.row_number().over(Window.partitionBy("pcn_id").orderBy(*order)))
+    members = (people.join(F.broadcast(evaluated.where("member").drop(*clash)), "patient_id")
                .withColumn("name", F.concat_ws(", ", F.upper(F.col("family_name")), F.col("given_name"))))
     rule_cols = [c.name for c in cohort.criteria]
     own = [c[0] if isinstance(c, tuple) else c for c in cohort.columns]
     columns = list(dict.fromkeys([*LEADING, *own, *TRAILING, *rule_cols, "evidence"]))
-    # Members of one cohort are a small table: the final per-PCN write is the one place it is collected.
-    return members.select(*columns).orderBy("pcn_id", "rank").toPandas()
+    keys = list(dict.fromkeys(["band_order", *[c for c, _ in cohort.rank]]))
+    pdf = members.select(*[c for c in dict.fromkeys([*columns, *keys]) if c != "rank"]).toPandas()
+    # Spark's order, in pandas: ascending or descending per key, nulls last for every key.
+    by = ["pcn_id", "band_order", *[c for c, _ in cohort.rank], "patient_id"]
+    ascending = [True, True, *[not desc for _, desc in cohort.rank], True]
+    pdf = pdf.sort_values(by, ascending=ascending, na_position="last", kind="mergesort").reset_index(drop=True)
+    pdf["rank"] = pdf.groupby("pcn_id").cumcount() + 1
+    return pdf[columns]
 
 
 def person_rows(df, columns: list[str], pseudonymiser=None) -> list[list]:
