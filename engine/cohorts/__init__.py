@@ -4,7 +4,6 @@ spec tests; nothing here changes."""
 import pkgutil
 import re
 from importlib import import_module
-from pathlib import Path
 
 _SHARED = {"declaration", "render"}
 
@@ -16,7 +15,7 @@ def _section_key(cohort) -> tuple:
 
 def _discover() -> dict:
     found = []
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+    for info in pkgutil.iter_modules(__path__):      # also inside the --py-files zip
         if info.name in _SHARED:
             continue
         cohort = getattr(import_module(f"{__name__}.{info.name}"), "COHORT", None)
