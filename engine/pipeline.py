@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import platform
 import shutil
 import time

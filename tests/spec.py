@@ -54,15 +54,16 @@ SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared"
 CLINICAL_RULES = SHARED / "CLINICAL_RULES.md"
 
 
-def clinical_values(cohort, expected: dict[str, tuple[object, str]]) -> None:
-    """Each parameter in the cohort's YAML holds its clinical value, and CLINICAL_RULES states it
-    (``expected``: key → (value, a quote from CLINICAL_RULES.md))."""
+def clinical_values(source, expected: dict[str, tuple[object, str]]) -> None:
+    """Each parameter holds its clinical value, and CLINICAL_RULES states it (``expected``: key →
+    (value, a quote from CLINICAL_RULES.md)). ``source``: a cohort (its YAML) or the facts' params."""
     import re
 
     import pytest
-    params = cohort.params()
+    params, where = (source.params(), f"conf/cohorts/{source.name}.yaml") if hasattr(source, "params") \
+        else (source, "conf/facts.yaml")
     wrong = {k: (params.get(k), v) for k, (v, _) in expected.items() if params.get(k) != v}
-    assert not wrong, f"conf/cohorts/{cohort.name}.yaml differs from the clinical rule: {wrong}"
+    assert not wrong, f"{where} differs from the clinical rule: {wrong}"
     if not CLINICAL_RULES.is_file():
         pytest.skip(f"{CLINICAL_RULES} not found: the values were checked, their quotes were not")
     text = re.sub(r"\s+", " ", CLINICAL_RULES.read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from engine.codelists import load_codelist
 from engine.codes import SNOMED
 from engine.cohorts.anticipatory_care import COHORT
 from engine.worklists.build import evaluate
-from spec import SHARED, clinical_values, evaluate as evaluated
+from spec import clinical_values, evaluate as evaluated
 
 DEFICIT_LISTS = ("efi_activity_limitation", "efi_anaemia", "efi_arthritis", "efi_dizziness", "efi_dyspnoea",
                  "efi_foot_problems", "efi_hearing_impairment", "efi_osteoporosis", "efi_skin_ulcer",

@@ -87,7 +87,7 @@ def _psa_threshold(p: dict, age: Column) -> Column:
 
 def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     since = add_months(as_of, -p["window_months"])
-    start, day = lit_date(since), lit_date(as_of)
+    day = lit_date(as_of)
     rw, tw = p["referral_wait_days"], p["result_wait_days"]
 
     def results(codelist: str) -> Column:

@@ -349,7 +349,6 @@ def efi_band(efi: Column) -> Column:
 
 
 def _derived(df: DataFrame, as_of: dt.date, p: dict) -> DataFrame:
-    day = lit_date(as_of)
     cols: dict[str, Column] = {}
     for condition, resolved in REGISTERS.items():
         cols[f"{condition}_register"] = register(condition, resolved)
