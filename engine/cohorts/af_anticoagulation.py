@@ -30,9 +30,7 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     since = add_months(as_of, -p["anticoagulant_window_months"])
     # The latest oral anticoagulant issue ever (on or before the run date): date descending, then
     # source_id, then code (ascending).
-    last = F.array_min(F.transform(R.rows("rx_anticoagulant_oral"), lambda x: F.struct(
-        (-F.datediff(x["date"], F.lit("1970-01-01"))).alias("k0"), x["source_id"].alias("k1"),
-        x["code"].alias("k2"), x.alias("row"))))["row"]
+    last = R.first_by("rx_anticoagulant_oral", lambda x: [R.newest_first(x["date"]), x["source_id"], x["code"]])
     return [
         {"af_coded": F.col("af_register"), "last_issue": last,
          "recent_anticoagulant_date": R.last_date("rx_anticoagulant_oral", since, status=None),

@@ -43,10 +43,6 @@ def _lookup(values: dict, key: Column) -> Column:
     return out
 
 
-def _days(day: Column) -> Column:
-    return F.datediff(day, F.lit("1970-01-01"))
-
-
 def _ever(lists: tuple[str, ...]) -> Column:
     """The latest row, active or resolved, in any of the lists (null when none)."""
     return F.greatest(*[R.last_date(f"ev_{n}", status=None) for n in lists])
@@ -58,25 +54,23 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     signals = F.filter(R.where("ev_af_signals", signal_since),
                        lambda x: _lookup(SIGNAL_BAND, x["tag"]).isNotNull())
     # The strongest signal, then the latest; then code, then source_id (ascending).
-    best = F.array_min(F.transform(signals, lambda x: F.struct(
-        _lookup(SIGNAL_BAND, x["tag"]).alias("k0"), (-_days(x["date"])).alias("k1"), x["code"].alias("k2"),
-        x["source_id"].alias("k3"), x.alias("row"))))
+    best = R.first_by(signals, lambda x: [_lookup(SIGNAL_BAND, x["tag"]), R.newest_first(x["date"]), x["code"],
+                                          x["source_id"]])
     every = F.array_sort(F.array_distinct(F.transform(signals, lambda x: F.struct(
         x["date"].cast("string").alias("date"), x["code"].alias("code"), x["tag"].alias("signal")))))
     issues = R.where("rx_anticoagulant_oral", oac_since, status=None)
     # The latest issue in the window: date descending, then source_id, then code (ascending).
-    last = F.array_min(F.transform(issues, lambda x: F.struct(
-        (-_days(x["date"])).alias("k0"), x["source_id"].alias("k1"), x["code"].alias("k2"), x.alias("row"))))
+    last = R.first_by(issues, lambda x: [R.newest_first(x["date"]), x["source_id"], x["code"]])
     # distinct issues (a dual-coded issue counts once; like COUNT(DISTINCT), a missing source_id is not one)
-    n_issues = F.size(F.array_distinct(F.array_compact(F.transform(issues, lambda x: x["source_id"]))))
+    n_issues = R.count_distinct(issues)
     return [
         {"best_signal": best, "signals": F.when(F.size(every) > 0, every),
-         "last_issue": last["row"], "anticoagulant_issues": F.when(F.size(issues) > 0, n_issues),
+         "last_issue": last, "anticoagulant_issues": F.when(F.size(issues) > 0, n_issues),
          "af_coded_date": _ever(AF_LISTS), "other_indication_date": _ever(OTHER_INDICATIONS),
          # the worklist shows no text rather than empty text when no component scores
          "cha2ds2_vasc_factors": F.when(F.col("cha2ds2_vasc_factors") != "", F.col("cha2ds2_vasc_factors"))},
-        {"signal_band": F.col("best_signal.k0"), "signal": F.col("best_signal.row.tag"),
-         "signal_code": F.col("best_signal.row.code"), "signal_date": F.col("best_signal.row.date"),
+        {"signal_band": _lookup(SIGNAL_BAND, F.col("best_signal.tag")), "signal": F.col("best_signal.tag"),
+         "signal_code": F.col("best_signal.code"), "signal_date": F.col("best_signal.date"),
          "anticoagulant": F.col("last_issue.term"), "anticoagulant_code": F.col("last_issue.code"),
          "anticoagulant_date": F.col("last_issue.date")},
     ]

@@ -149,7 +149,7 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
             x["source_id"].alias("k3"), x["code"].alias("k4"), x.alias("item"))))["item"]
 
     def count(rows: Column) -> Column:
-        n = F.size(F.array_distinct(F.array_compact(F.transform(rows, lambda x: x["source_id"]))))
+        n = R.count_distinct(rows)
         return F.when(F.size(rows) > 0, n)
     tops = {}
     for gap in GAPS:

@@ -54,8 +54,7 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
         {"ntprobnp": test["value"], "ntprobnp_date": test["date"],
          "any_hf_date": R.last_date("ev_heart_failure"),
          # null (not 0) when no issue is in the window: the evidence leaves it out
-         "_loop_issues": F.when(issued, F.size(F.array_compact(F.array_distinct(
-             F.transform(loop, lambda x: x["source_id"]))))),
+         "_loop_issues": F.when(issued, R.count_distinct(loop)),
          "loop_diuretic_first": F.when(issued, F.array_min(F.transform(loop, lambda x: x["date"]))),
          "loop_diuretic_last": F.when(issued, F.array_max(F.transform(loop, lambda x: x["date"]))),
          "loop_diuretics": F.when(issued, F.array_join(F.array_sort(F.array_distinct(

@@ -338,7 +338,7 @@ def register(condition: str, resolved: str | None) -> Column:
     res = R.last_date(f"ev_{condition}", status="resolved")
     if resolved:
         res = F.greatest(res, R.last_date(f"ev_{resolved}"))
-    return F.when(dx.isNotNull() & (res.isNull() | (res < dx)), dx)
+    return F.when(res.isNull() | (res < dx), dx)      # no diagnosis: dx is null either way
 
 
 def efi_band(efi: Column) -> Column:
@@ -371,18 +371,13 @@ def _derived(df: DataFrame, as_of: dt.date, p: dict) -> DataFrame:
 
     # care-home residence (CLINICAL_RULES §2)
     kinds = p["care_home_types"]
-    residence = F.array_min(F.transform(R.where("ev_care_home_residence"), lambda x: F.struct(
-        (-F.datediff(x["date"], F.lit("1970-01-01"))).alias("k0"),
-        F.when(x["tag"].isin(*kinds), 0).otherwise(1).alias("k1"),
-        F.array_position(F.array(*map(F.lit, CARE_HOME_TYPE_ORDER)), x["tag"]).alias("k2"),
-        x["source_id"].alias("k3"), x["code"].alias("k4"), x.alias("row"))))["row"]
-    cols["_residence"] = residence
+    cols["_residence"] = R.first_by(R.where("ev_care_home_residence"), lambda x: [
+        R.newest_first(x["date"]), F.when(x["tag"].isin(*kinds), 0).otherwise(1),
+        F.array_position(F.array(*map(F.lit, CARE_HOME_TYPE_ORDER)), x["tag"]), x["source_id"], x["code"]])
     contacts = F.concat(F.transform(R.where("ev_care_home_encounter"), lambda x: F.struct(
         x["date"].alias("date"), x["code"].alias("code"), x["source_id"].alias("source_id"))), F.col("_enc_care_home"))
     cols["care_home_contacts"] = F.array_sort(contacts)
-    cols["_contact"] = F.array_min(F.transform(contacts, lambda x: F.struct(
-        (-F.datediff(x["date"], F.lit("1970-01-01"))).alias("k0"), x["source_id"].alias("k1"),
-        x["code"].alias("k2"), x.alias("row"))))["row"]
+    cols["_contact"] = R.first_by(contacts, lambda x: [R.newest_first(x["date"]), x["source_id"], x["code"]])
 
     # CHA2DS2-VASc: "ever" reads active and resolved rows
     def ever(*lists: str) -> Column:

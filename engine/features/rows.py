@@ -89,11 +89,16 @@ def first_date(rows: str | Column, since: dt.date | None = None, status: str | N
     return F.array_min(F.transform(where(rows, since, status), lambda x: x["date"]))
 
 
-def latest(rows: str | Column, *keys: str) -> Column:
-    """The latest row (a struct of date, then ``keys``, then the row): date first, ties broken by
-    the highest of each key in turn. Null when there are none."""
-    return F.array_max(F.transform(_col(rows), lambda x: F.struct(
-        x["date"].alias("date"), *[x[k].alias(f"_k{i}") for i, k in enumerate(keys)], x.alias("row"))))
+def newest_first(date: Column) -> Column:
+    """A sort key that puts later dates first under ascending order (array_min, ``first_by``)."""
+    return -F.datediff(date, F.lit("1970-01-01"))
+
+
+def first_by(rows: str | Column, key) -> Column:
+    """The row whose key is smallest, null when there are none. ``key(x)`` gives the row's sort
+    columns, most significant first (``newest_first(x["date"])`` for the latest)."""
+    return F.array_min(F.transform(_col(rows), lambda x: F.struct(
+        *[k.alias(f"_k{i}") for i, k in enumerate(key(x))], x.alias("row"))))["row"]
 
 
 def latest_value(rows: str | Column, since: dt.date | None = None) -> Column:
