@@ -37,11 +37,14 @@ def training_table(record: Record, as_of: dt.date, seed: int = 0) -> tuple[pd.Da
     admitted = patient_facts(record, as_of).select(
         "patient_id", (F.size(F.filter("emergency_admission_days", after)) > 0).cast("int").alias("admitted_12m"))
     table = feats.join(admitted, "patient_id", "left").withColumn(
-        "admitted_12m", F.coalesce(F.col("admitted_12m"), F.lit(0)))
-    n = table.count()
-    sample = table.sample(fraction=MAX_TRAINING_ROWS / n, seed=seed) if n > MAX_TRAINING_ROWS else table
-    # Spark returns rows in no fixed order: sort so the same input always trains the same model.
-    pdf = sample.toPandas().sort_values("patient_id").reset_index(drop=True)
+        "admitted_12m", F.coalesce(F.col("admitted_12m"), F.lit(0))).cache()
+    try:
+        n = table.count()     # the cache keeps the features from being computed a second time below
+        sample = table.sample(fraction=MAX_TRAINING_ROWS / n, seed=seed) if n > MAX_TRAINING_ROWS else table
+        # Spark returns rows in no fixed order: sort so the same input always trains the same model.
+        pdf = sample.toPandas().sort_values("patient_id").reset_index(drop=True)
+    finally:
+        table.unpersist()
     return pdf, index
 
 
