@@ -30,3 +30,12 @@ def fhir_samples() -> Path:
         pytest.skip(f"shared FHIR samples not found at {FHIR_SAMPLES} (they sit beside the project "
                     "in ../shared/fhir_samples on developer machines and CI)")
     return FHIR_SAMPLES
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the SQL on FHIR conformance count when the suite ran (it is in CI's output)."""
+    import sys
+    mod = sys.modules.get("test_sql_on_fhir") or sys.modules.get("tests.test_sql_on_fhir")
+    line = mod.conformance_summary() if mod else None
+    if line:
+        terminalreporter.write_line(line)
