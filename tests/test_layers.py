@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS = (
     ("foundation", ("engine", "engine.config", "engine.codes", "engine.codelists", "engine.schema",
                     "engine.fhir_conventions", "engine.spark", "engine.failures", "engine.pseudonym")),
+    ("views", ("engine.views",)),
     ("ingest", ("engine.ingest",)),
     ("record", ("engine.record",)),
     ("facts", ("engine.features",)),
@@ -23,7 +24,7 @@ LAYERS = (
     ("worklists", ("engine.worklists",)),
     ("entry points", ("engine.pipeline", "engine.cli", "engine.preflight", "engine.output_folder", "jobs")),
 )
-PEERS = {"cohorts": 4, "risk": 4}           # same rank: may not import each other
+PEERS = {"cohorts": 5, "risk": 5}           # same rank: may not import each other
 COHORT_SHARED = ("engine.cohorts", "engine.cohorts.declaration", "engine.cohorts.render")
 # What the synthetic-data generator writes beside a population. Only the CLI's generate and demo
 # commands (which run the generator) may name it; ingest may list generator.json as "not data".
