@@ -1,14 +1,17 @@
-"""FHIR resources → canonical rows, by the mapping rules in the engine/schema.py docstring.
+"""What the FHIR views cannot say: from each view's rows to canonical rows, with a reason when not.
 
-Each ``map_<type>`` takes the classified records (engine.ingest.fhir_text) and returns a
-*resolved* DataFrame: one row per resource with ``source_file, resource_type, outcome, reason,
-json`` (json kept only for quarantined resources) and ``rows``, an array of canonical-table rows
-for an ingested resource. One resource → one outcome, so the report's
-read = ingested + quarantined + skipped holds per type by construction.
+Each ``map_<type>`` takes the typed resources of one type (engine.ingest.fhir: one row per
+resource with ``vrows``, the rows its view in conf/views gave, and ``v``, the first of them, which
+holds the columns that are one per resource) and returns a *resolved* DataFrame: one row per
+resource with ``source_file, resource_type, id, outcome, reason, json`` (json only for a quarantined
+resource whose text was kept) and ``rows``, the canonical-table rows of an ingested resource. One
+resource → one outcome, so the report's read = ingested + quarantined + skipped holds per type.
 
-References are resolved with joins, never Python: ``Patient/<id>`` and absolute URLs ending in
-``Type/id`` by their last two segments; ``urn:uuid:`` through the fullUrls of the same file's
-Bundle(s) (falling back to the uuid itself); ``#id`` through ``contained``. A subject that is a
+The steps here: dates and numbers read from their text (a quarantine reason when unreadable), code
+systems normalised (engine.codes), one row per coding and status, and references resolved:
+``Patient/<id>`` and absolute URLs ending ``Type/id`` by their last two segments, compared with the
+patient ids by a broadcast join (no shuffle); ``urn:uuid:`` through the fullUrls of the same
+file's Bundle(s) (only when Bundles were read); ``#id`` through ``contained``. A subject that is a
 ``urn:uuid:`` in a Bundle, matching no fullUrl there and no patient id, is quarantined as
 ``urn:uuid reference not in its Bundle`` (the Bundle lost an entry) rather than ``unknown patient``.
 
@@ -20,83 +23,110 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from engine import schema
-from engine.fhir_conventions import (CARE_HOME_EXTENSION, ENCOUNTER_CLASS, LSOA_EXTENSION, NHS_NUMBER_SYSTEM,
-                                     ODS_SYSTEM, REGISTRATION_EXTENSION, UKCORE_ETHNICITY_EXTENSION)
+from engine.fhir_conventions import ENCOUNTER_CLASS
 from engine.ingest import columns as C
-from engine.ingest.fhir_schemas import SCHEMAS, struct, S, CODEABLE
 
 TABLE_OF = {"Patient": "patients", "Condition": "events", "Observation": "events", "Procedure": "events",
             "MedicationRequest": "medications", "ServiceRequest": "referrals", "Encounter": "encounters"}
 
-NHS_SYSTEMS = (NHS_NUMBER_SYSTEM, "http://fhir.nhs.net/Id/nhs-number", "https://fhir.nhs.uk/Id/nhs-number/")
-ODS_SYSTEMS = (ODS_SYSTEM, "http://fhir.nhs.net/Id/ods-organization-code")
-
 # Patient columns beyond the canonical ones, consumed by engine.ingest.canonical.
 PATIENT_EXTRA = ("eth_ext_system", "eth_ext_code")
+
+DUPLICATE_REASONS = (C.DUPLICATE_COPY, C.DUPLICATE_OLDER, C.DUPLICATE_CONFLICT)
+
+# The typed resources every map_<type> reads (engine.ingest.fhir builds them).
+TYPED = ("source_file", "bundle_key", "full_url", "depth", "resource_type", "id", "json", "unreadable",
+         "last_updated", "text_hash", "text_length", "vrows")
+
+
+ORG_LOOKUP = ("org_id string, bundle_key string, ods string, name string, part_of struct<reference: string, "
+              "type: string, identifier: struct<value: string>, display: string>")
+MED_LOOKUP = "med_id string, med_codings array<struct<system: string, code: string, display: string>>"
+
+
+def table_schema_with_source(table: str) -> T.StructType:
+    return T.StructType([T.StructField("source_file", T.StringType()), *schema.TABLES[table].fields])
+
+
+def patient_table_schema() -> T.StructType:
+    return T.StructType([*table_schema_with_source("patients").fields,
+                         *[T.StructField(c, T.StringType()) for c in PATIENT_EXTRA]])
 
 
 # --- helpers -----------------------------------------------------------------------------------
 
-DUPLICATE_REASONS = (C.DUPLICATE_COPY, C.DUPLICATE_OLDER, C.DUPLICATE_CONFLICT)
+def v(name: str) -> Column:
+    """A column of the view that is one per resource (read from its first row)."""
+    return F.col("v").getField(name)
 
 
-def typed(records: DataFrame, rtype: str) -> DataFrame:
-    """The resources of one type still to be mapped, parsed with that type's explicit schema."""
-    return (records.filter((F.col("resource_type") == rtype) & F.col("outcome").isNull())
-            .select("source_file", "bundle_key", "full_url", "depth", "resource_type",
-                    F.col("resource_id").alias("id"), "json",
-                    F.from_json("json", SCHEMAS[rtype]).alias("r")))
+def with_first_row(df: DataFrame) -> DataFrame:
+    return df.withColumn("v", F.try_element_at(F.col("vrows"), F.lit(1)))
+
+
+def codings(rows: Column, system: str = "system", code: str = "code", display: str = "display") -> Column:
+    """array<struct<system, code, display>> of the usable codings among the view's rows."""
+    mapped = F.transform(rows, lambda r: F.struct(
+        C.normalise_system(r.getField(system)).alias("system"),
+        C.blank_to_null(r.getField(code)).alias("code"),
+        r.getField(display).alias("display")))
+    return F.filter(mapped, lambda c: c.getField("code").isNotNull())
 
 
 def _mappable() -> Column:
-    return F.col("outcome").isNull() & F.col("resource_id").isNotNull()
+    return F.col("id").isNotNull()
 
 
-def has_duplicate_ids(records: DataFrame) -> bool:
-    return (records.filter(_mappable()).groupBy("resource_type", "resource_id").count()
+def has_duplicate_ids(typed: DataFrame) -> bool:
+    return (typed.filter(_mappable()).groupBy("id").count()
             .filter(F.col("count") > 1).limit(1).count() > 0)
 
 
-def mark_duplicates(records: DataFrame) -> DataFrame:
-    """Records with one outcome per duplicated resource_type/resource_id decided (see module doc).
+def mark_duplicates(typed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(the one copy of each id to map, the other copies as resolved rows without ``rows``:
+    skipped or quarantined).
 
     The winner: latest meta.lastUpdated (none is older than any), then the longest text (the most
-    complete), then a hash of the text, so every run picks the same one. Only mappable records are
-    shuffled; the rest pass through untouched.
+    complete), then a hash of the text, so every run picks the same one.
     """
     ts = F.trim(F.col("last_updated")).try_cast("timestamp")
-    h = F.xxhash64("json")
-    w = Window.partitionBy("resource_type", "resource_id").orderBy(
-        F.col("_ts").desc_nulls_last(), F.length("json").desc(), F.col("_h").desc())
-    c = (records.filter(_mappable()).withColumns({"_ts": ts, "_h": h})
+    w = Window.partitionBy("id").orderBy(F.col("_ts").desc_nulls_last(), F.col("text_length").desc(),
+                                         F.col("text_hash").desc())
+    c = (typed.filter(_mappable()).withColumn("_ts", ts)
          .withColumns({"_n": F.row_number().over(w), "_win_ts": F.first("_ts").over(w),
-                       "_win_h": F.first("_h").over(w), "_win_len": F.first(F.length("json")).over(w)}))
-    copy = (F.col("_h") == F.col("_win_h")) & (F.length("json") == F.col("_win_len"))
+                       "_win_h": F.first("text_hash").over(w), "_win_len": F.first("text_length").over(w)}))
+    copy = (F.col("text_hash") == F.col("_win_h")) & (F.col("text_length") == F.col("_win_len"))
     older = F.col("_win_ts").isNotNull() & (F.col("_ts").isNull() | (F.col("_ts") < F.col("_win_ts")))
     reason = F.when(copy, F.lit(C.DUPLICATE_COPY)).when(older, F.lit(C.DUPLICATE_OLDER)) \
               .otherwise(F.lit(C.DUPLICATE_CONFLICT))
     outcome = F.when(copy | older, F.lit("skipped")).otherwise(F.lit("quarantined"))
-    cols = records.columns
-    decided = (c.withColumn("outcome", F.when(F.col("_n") > 1, outcome))
-                .withColumn("reason", F.when(F.col("_n") > 1, reason)).select(*cols))
-    return records.filter(~_mappable()).unionByName(decided)
+    keep = c.filter(F.col("_n") == 1).select(*typed.columns).unionByName(typed.filter(~_mappable()))
+    losers = c.filter(F.col("_n") > 1).select(
+        "source_file", "resource_type", "id", outcome.alias("outcome"), reason.alias("reason"),
+        F.when(outcome == "quarantined", F.col("json")).alias("json"))
+    return keep, losers
 
 
 def url_index(records: DataFrame) -> DataFrame:
     """(bundle_key, full_url) → (t_type, t_id) for every used resource that came with a fullUrl
     (a duplicate's fullUrl included: its id is the id of the copy that is mapped)."""
-    usable = F.col("outcome").isNull() | F.col("reason").isin(*DUPLICATE_REASONS)
-    return (records.filter(F.col("full_url").isNotNull() & usable)
+    return (records.filter(F.col("full_url").isNotNull() & F.col("outcome").isNull())
             .select("bundle_key", F.trim("full_url").alias("full_url"),
                     F.col("resource_type").alias("t_type"), F.col("resource_id").alias("t_id"))
             .dropDuplicates(["bundle_key", "full_url"]))
 
 
-def resolve(df: DataFrame, ref: Column, urls: DataFrame, prefix: str) -> DataFrame:
+def resolve(df: DataFrame, ref: Column, urls: DataFrame | None, prefix: str) -> DataFrame:
     """Add ``<prefix>_type`` and ``<prefix>_id``: the resource a Reference.reference points to, and
-    ``<prefix>_in_bundle``: false for a urn: reference that matched no fullUrl of its Bundle."""
+    ``<prefix>_in_bundle``: false for a urn: reference that matched no fullUrl of its Bundle.
+    ``urls`` is None when no Bundle was read: then no reference can be a fullUrl, and nothing is joined."""
+    if urls is None:
+        return (df.withColumn(f"{prefix}_type", C.ref_type(ref))
+                  .withColumn(f"{prefix}_id", F.coalesce(C.ref_id(ref), C.urn_tail(ref)))
+                  .withColumn(f"{prefix}_in_bundle", ~F.coalesce(C.ref_is_urn(ref), F.lit(False))))
     key = F.when(C.ref_is_urn(ref), F.trim(ref))
     tmp = f"_{prefix}_key"
     u = urls.select(F.col("bundle_key").alias(f"_{prefix}_bk"), F.col("full_url").alias(f"_{prefix}_fu"),
@@ -126,7 +156,7 @@ def _resolved(df: DataFrame, reason: Column, rows: Column, skip: Column | None =
     outcome = (F.when(F.col("_reason").isNotNull(), F.lit("quarantined"))
                .when(F.col("_skip").isNotNull(), F.lit("skipped")).otherwise(F.lit("ingested")))
     return df.select(
-        "source_file", "resource_type", outcome.alias("outcome"),
+        "source_file", "resource_type", "id", outcome.alias("outcome"),
         F.coalesce(F.col("_reason"), F.col("_skip")).alias("reason"),
         F.when(F.col("_reason").isNotNull(), F.col("json")).alias("json"),
         F.when(F.col("_reason").isNull() & F.col("_skip").isNull(), rows).alias("rows"))
@@ -136,11 +166,11 @@ def _first(arr: Column, pred) -> Column:
     return F.try_element_at(F.filter(arr, pred), F.lit(1))
 
 
-def _patient_subject(df: DataFrame, urls: DataFrame, patient_ids: DataFrame) -> DataFrame:
-    """Resolve ``r.subject`` to ``patient_id`` and say why not (``subject_reason``)."""
-    ref = F.col("r.subject.reference")
+def _patient_subject(df: DataFrame, urls: DataFrame | None, patient_ids: DataFrame) -> DataFrame:
+    """Resolve the view's ``subject`` to ``patient_id`` and say why not (``subject_reason``)."""
+    ref = v("subject")
     df = resolve(df, ref, urls, "subj")
-    known = patient_ids.select(F.col("patient_id").alias("_known"))
+    known = F.broadcast(patient_ids.select(F.col("patient_id").alias("_known")))
     is_patient_ref = F.col("subj_type").isNull() | (F.col("subj_type") == "Patient")
     df = df.join(known, on=[(F.col("subj_id") == F.col("_known")) & is_patient_ref], how="left")
     has_ref = F.coalesce(F.trim(ref) != "", F.lit(False))
@@ -154,13 +184,12 @@ def _patient_subject(df: DataFrame, urls: DataFrame, patient_ids: DataFrame) -> 
               .drop("_known"))
 
 
-def _base_reason(*more: tuple[Column, str]) -> Column:
-    return C.first_reason((F.col("r").isNull(), C.SCHEMA_MISMATCH), (F.col("id").isNull(), C.NO_ID),
-                          (F.col("subject_reason").isNotNull(), "__subject__"), *more)
+def _unreadable_or_no_id() -> tuple[tuple[Column, str], ...]:
+    return (F.col("unreadable"), C.SCHEMA_MISMATCH), (F.col("id").isNull(), C.NO_ID)
 
 
 def _reason(*more: tuple[Column, str]) -> Column:
-    r = _base_reason(*more)
+    r = C.first_reason(*_unreadable_or_no_id(), (F.col("subject_reason").isNotNull(), "__subject__"), *more)
     return F.when(r == "__subject__", F.col("subject_reason")).otherwise(r)
 
 
@@ -177,41 +206,42 @@ def source_id(rtype: str) -> Column:
 
 # --- lookups -----------------------------------------------------------------------------------
 
-def organizations(records: DataFrame) -> tuple[DataFrame, DataFrame]:
+def organizations(typed: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(resolved, lookup). lookup: org_id, bundle_key, ods, name, part_of (Reference), one row per id."""
-    t = typed(records, "Organization")
-    reason = C.first_reason((F.col("r").isNull(), C.SCHEMA_MISMATCH), (F.col("id").isNull(), C.NO_ID))
-    resolved = _resolved(t, reason, F.array())
-    ods = _first(F.coalesce(F.col("r.identifier"), F.array()),
-                 lambda i: i.getField("system").isin(*ODS_SYSTEMS) & C.blank_to_null(i.getField("value")).isNotNull())
-    lookup = (t.filter(F.col("r").isNotNull() & F.col("id").isNotNull())
-              .select(F.col("id").alias("org_id"), "bundle_key", F.trim(ods.getField("value")).alias("ods"),
-                      F.col("r.name").alias("name"), F.col("r.partOf").alias("part_of"))
+    t = with_first_row(typed)
+    resolved = _resolved(t, C.first_reason(*_unreadable_or_no_id()), F.array())
+    part_of = F.when(v("part_of").isNotNull() | v("part_of_type").isNotNull() | v("part_of_identifier").isNotNull()
+                     | v("part_of_display").isNotNull(),
+                     F.struct(v("part_of").alias("reference"), v("part_of_type").alias("type"),
+                              F.struct(v("part_of_identifier").alias("value")).alias("identifier"),
+                              v("part_of_display").alias("display")))
+    lookup = (t.filter(~F.col("unreadable") & F.col("id").isNotNull())
+              .select(F.col("id").alias("org_id"), "bundle_key", F.trim(v("ods")).alias("ods"),
+                      v("name").alias("name"), part_of.alias("part_of"))
               .groupBy("org_id").agg(*[F.max(c).alias(c) for c in ("bundle_key", "ods", "name", "part_of")]))
     return resolved, lookup
 
 
-def medications(records: DataFrame) -> tuple[DataFrame, DataFrame]:
+def medications(typed: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(resolved, lookup). lookup: med_id, med_codings."""
-    t = typed(records, "Medication")
-    reason = C.first_reason((F.col("r").isNull(), C.SCHEMA_MISMATCH), (F.col("id").isNull(), C.NO_ID))
-    resolved = _resolved(t, reason, F.array())
-    lookup = (t.filter(F.col("r").isNotNull() & F.col("id").isNotNull())
-              .select(F.col("id").alias("med_id"), C.codings(F.col("r.code")).alias("med_codings"))
+    t = with_first_row(typed)
+    resolved = _resolved(t, C.first_reason(*_unreadable_or_no_id()), F.array())
+    lookup = (t.filter(~F.col("unreadable") & F.col("id").isNotNull())
+              .select(F.col("id").alias("med_id"), codings(F.col("vrows")).alias("med_codings"))
               .groupBy("med_id").agg(F.max("med_codings").alias("med_codings")))
     return resolved, lookup
 
 
 # --- Patient -----------------------------------------------------------------------------------
 
-def _org_candidate(df: DataFrame, ref_struct: str, prefix: str, urls: DataFrame, orgs: DataFrame) -> DataFrame:
+def _org_candidate(df: DataFrame, ref_struct: str, prefix: str, urls: DataFrame | None, orgs: DataFrame) -> DataFrame:
     """``<prefix>_practice``: the practice id a Reference(Organization) gives (ODS code of the
     Organization, else its id, else the identifier on the reference, else the referenced id)."""
     ref = F.col(f"{ref_struct}.reference")
     df = resolve(df, ref, urls, prefix)
-    o = orgs.select(F.col("org_id").alias(f"_{prefix}_oid"), F.col("ods").alias(f"_{prefix}_ods"))
+    o = F.broadcast(orgs.select(F.col("org_id").alias(f"_{prefix}_oid"), F.col("ods").alias(f"_{prefix}_ods")))
     df = df.join(o, on=F.col(f"{prefix}_id") == F.col(f"_{prefix}_oid"), how="left")
-    ident = C.blank_to_null(F.col(f"{ref_struct}.identifier.value"))
+    ident = C.blank_to_null(F.col(f"{ref_struct}.identifier"))
     rtype = F.coalesce(F.col(f"{prefix}_type"), F.col(f"{ref_struct}.type"))
     is_org = ((rtype == "Organization") | F.col(f"_{prefix}_oid").isNotNull()
               | (rtype.isNull() & ident.isNotNull()))
@@ -220,60 +250,47 @@ def _org_candidate(df: DataFrame, ref_struct: str, prefix: str, urls: DataFrame,
                                                               f"{prefix}_id", f"{prefix}_in_bundle")
 
 
-def map_patients(records: DataFrame, urls: DataFrame, orgs: DataFrame) -> DataFrame:
-    t = typed(records, "Patient")
-    gp = F.coalesce(F.col("r.generalPractitioner"), F.array())
-    not_person = lambda g: ~(F.coalesce(C.ref_type(g.getField("reference")), g.getField("type"), F.lit(""))
-                             .isin("Practitioner", "PractitionerRole"))
-    t = t.withColumn("gp_ref", _first(gp, not_person))
+def map_patients(typed: DataFrame, urls: DataFrame | None, orgs: DataFrame) -> DataFrame:
+    t = with_first_row(typed)
+    not_person = lambda g: (g.getField("gp_reference").isNotNull() | g.getField("gp_type").isNotNull()
+                            | g.getField("gp_identifier").isNotNull()) & ~(
+        F.coalesce(C.ref_type(g.getField("gp_reference")), g.getField("gp_type"), F.lit("")).isin(
+            "Practitioner", "PractitionerRole"))
+    gp = _first(F.col("vrows"), not_person)
+    t = t.withColumn("gp_ref", F.struct(gp.getField("gp_reference").alias("reference"),
+                                        gp.getField("gp_type").alias("type"),
+                                        gp.getField("gp_identifier").alias("identifier")))
+    t = t.withColumn("mo_ref", F.struct(v("managing_organization").alias("reference"),
+                                        v("managing_organization_type").alias("type"),
+                                        v("managing_organization_identifier").alias("identifier")))
     t = _org_candidate(t, "gp_ref", "gp", urls, orgs)
-    t = _org_candidate(t, "r.managingOrganization", "mo", urls, orgs)
+    t = _org_candidate(t, "mo_ref", "mo", urls, orgs)
 
-    r = F.col("r")
-    names = F.coalesce(r.getField("name"), F.array())
-    name = F.coalesce(_first(names, lambda n: n.getField("use") == "official"), F.try_element_at(names, F.lit(1)))
-    nhs = _first(F.coalesce(r.getField("identifier"), F.array()),
-                 lambda i: i.getField("system").isin(*NHS_SYSTEMS) & i.getField("value").isNotNull())
-    nhs_digits = C.blank_to_null(F.regexp_replace(nhs.getField("value"), r"[^0-9]", ""))
-    addr_ext = F.flatten(F.transform(F.coalesce(r.getField("address"), F.array()),
-                                     lambda a: F.coalesce(a.getField("extension"), F.array())))
-    exts = F.coalesce(r.getField("extension"), F.array())
-    t = t.withColumns({"_name": name, "_addr_ext": addr_ext, "_exts": exts})
-    name, addr_ext, exts = F.col("_name"), F.col("_addr_ext"), F.col("_exts")
-    lsoa = _first(addr_ext, lambda e: (e.getField("url") == LSOA_EXTENSION)
-                  & F.coalesce(e.getField("valueString"), e.getField("valueCode")).isNotNull())
-    care_flags = F.transform(F.filter(addr_ext, lambda e: e.getField("url") == CARE_HOME_EXTENSION),
-                             lambda e: C.parse_bool(e.getField("valueBoolean")))
-    reg = _first(exts, lambda e: e.getField("url") == REGISTRATION_EXTENSION).getField("valuePeriod")
-    eth = F.try_element_at(C.codings(_first(exts, lambda e: e.getField("url") == UKCORE_ETHNICITY_EXTENSION)
-                                     .getField("valueCodeableConcept")), F.lit(1))
-    dead_dt = F.col("r.deceasedDateTime")
+    nhs_digits = C.blank_to_null(F.regexp_replace(v("nhs_number"), r"[^0-9]", ""))
+    care_flags = F.transform(F.coalesce(v("care_home_flags"), F.array()), C.parse_bool)
+    dead_dt = v("deceased_date_time")
+    eth_code = C.blank_to_null(v("ethnicity_code"))
     t = t.withColumns({
-        "_nhs": nhs_digits, "_lsoa": F.trim(F.coalesce(lsoa.getField("valueString"), lsoa.getField("valueCode"))),
+        "_nhs": nhs_digits, "_lsoa": F.trim(F.coalesce(v("lsoa_string"), v("lsoa_code"))),
         "_care": F.when(F.exists(care_flags, lambda b: b), F.lit(True)).when(F.exists(care_flags, lambda b: ~b),
                                                                               F.lit(False)),
-        "_reg": reg, "_eth": eth,
-        "_deceased": F.coalesce(C.parse_bool(F.col("r.deceasedBoolean")) | C.blank_to_null(dead_dt).isNotNull(),
+        "_deceased": F.coalesce(C.parse_bool(v("deceased_boolean")) | C.blank_to_null(dead_dt).isNotNull(),
                                 F.lit(False)),
-    })
-    reg, eth = F.col("_reg"), F.col("_eth")
-    t = t.withColumns({
-        "_birth": C.parse_date(F.col("r.birthDate")), "_death": C.parse_date(dead_dt),
-        "_reg_start": C.parse_date(reg.getField("start")), "_reg_end": C.parse_date(reg.getField("end")),
-        "_bad_date": _any_bad_date(F.col("r.birthDate"), dead_dt, reg.getField("start"), reg.getField("end")),
+        "_birth": C.parse_date(v("birth_date")), "_death": C.parse_date(dead_dt),
+        "_reg_start": C.parse_date(v("registration_start")), "_reg_end": C.parse_date(v("registration_end")),
+        "_bad_date": _any_bad_date(v("birth_date"), dead_dt, v("registration_start"), v("registration_end")),
     })
     rows = F.array(F.struct(
         row("patients",
             patient_id=F.col("id"), nhs_number=F.col("_nhs"),
-            given_name=C.blank_to_null(F.array_join(F.coalesce(name.getField("given"), F.array()), " ")),
-            family_name=name.getField("family"), birth_date=F.col("_birth"),
-            sex=F.lower(F.trim(F.col("r.gender"))), death_date=F.col("_death"), deceased=F.col("_deceased"),
+            given_name=C.blank_to_null(v("given_names")), family_name=v("family_name"), birth_date=F.col("_birth"),
+            sex=F.lower(F.trim(v("gender"))), death_date=F.col("_death"), deceased=F.col("_deceased"),
             lsoa_code=F.col("_lsoa"), practice_id=F.coalesce(F.col("gp_practice"), F.col("mo_practice")),
             registration_start=F.col("_reg_start"), registration_end=F.col("_reg_end"),
             address_care_home=F.col("_care")).alias("p"),
-        eth.getField("system").alias("eth_ext_system"), eth.getField("code").alias("eth_ext_code")))
-    reason = C.first_reason((F.col("r").isNull(), C.SCHEMA_MISMATCH), (F.col("id").isNull(), C.NO_ID),
-                            (F.col("_bad_date"), C.BAD_DATE))
+        F.when(eth_code.isNotNull(), C.normalise_system(v("ethnicity_system"))).alias("eth_ext_system"),
+        eth_code.alias("eth_ext_code")))
+    reason = C.first_reason(*_unreadable_or_no_id(), (F.col("_bad_date"), C.BAD_DATE))
     return _resolved(t, reason, rows)
 
 
@@ -284,7 +301,7 @@ def patient_table(resolved_patients: DataFrame) -> DataFrame:
             .select("source_file", "x.p.*", "x.eth_ext_system", "x.eth_ext_code"))
 
 
-def practice_table(patients: DataFrame, orgs: DataFrame, urls: DataFrame) -> DataFrame:
+def practice_table(patients: DataFrame, orgs: DataFrame, urls: DataFrame | None) -> DataFrame:
     """practice_id, practice_name, pcn_id, pcn_name for every practice a patient is registered at."""
     keyed = orgs.select(F.coalesce("ods", "org_id").alias("practice_id"), "org_id", "bundle_key", "name",
                         "part_of").groupBy("practice_id").agg(F.max(F.struct("org_id", "bundle_key", "name",
@@ -304,21 +321,22 @@ def practice_table(patients: DataFrame, orgs: DataFrame, urls: DataFrame) -> Dat
 
 # --- clinical resources ------------------------------------------------------------------------
 
-def _clinical(records: DataFrame, rtype: str, urls: DataFrame, patient_ids: DataFrame) -> DataFrame:
-    return _patient_subject(typed(records, rtype), urls, patient_ids)
+def _clinical(typed: DataFrame, urls: DataFrame | None, patient_ids: DataFrame) -> DataFrame:
+    return _patient_subject(with_first_row(typed), urls, patient_ids)
 
 
-def map_conditions(records, urls, patient_ids) -> DataFrame:
-    t = _clinical(records, "Condition", urls, patient_ids)
-    raw = ("r.onsetDateTime", "r.onsetPeriod.start", "r.recordedDate", "r.abatementDateTime", "r.abatementPeriod.start")
+def map_conditions(typed, urls, patient_ids) -> DataFrame:
+    t = _clinical(typed, urls, patient_ids)
+    raw = (v("onset_date_time"), v("onset_period_start"), v("recorded_date"), v("abatement_date_time"),
+           v("abatement_period_start"))
     t = t.withColumns({
-        "_codes": C.codings(F.col("r.code")),
-        "_onset": F.coalesce(*[C.parse_date(F.col(c)) for c in raw[:3]]),
-        "_recorded": C.parse_date(F.col("r.recordedDate")),
-        "_abatement": F.coalesce(*[C.parse_date(F.col(c)) for c in raw[3:]]),
-        "_bad_date": _any_bad_date(*[F.col(c) for c in raw]),
-        "_clinical": C.first_code(F.col("r.clinicalStatus")),
-        "_verification": C.first_code(F.col("r.verificationStatus")),
+        "_codes": codings(F.col("vrows")),
+        "_onset": F.coalesce(*[C.parse_date(c) for c in raw[:3]]),
+        "_recorded": C.parse_date(v("recorded_date")),
+        "_abatement": F.coalesce(*[C.parse_date(c) for c in raw[3:]]),
+        "_bad_date": _any_bad_date(*raw),
+        "_clinical": F.lower(F.trim(v("clinical_status"))),
+        "_verification": F.lower(F.trim(v("verification_status"))),
     })
     onset, verification = F.col("_onset"), F.col("_verification")
     excluded = verification.isin("refuted", "entered-in-error")
@@ -337,35 +355,20 @@ def map_conditions(records, urls, patient_ids) -> DataFrame:
     return _resolved(t, reason, rows)
 
 
-def _quantity(q: str) -> tuple[Column, Column]:
-    return (C.parse_double(F.col(f"{q}.value")),
-            F.coalesce(C.blank_to_null(F.col(f"{q}.unit")), C.blank_to_null(F.col(f"{q}.code"))))
-
-
-def map_observations(records, urls, patient_ids) -> DataFrame:
-    t = _clinical(records, "Observation", urls, patient_ids)
-    raw = ("r.effectiveDateTime", "r.effectivePeriod.start", "r.effectiveInstant", "r.issued")
-    value, unit = _quantity("r.valueQuantity")
-
-    def comp_rows(comp: Column) -> Column:
-        q = comp.getField("valueQuantity")
-        v = C.parse_double(q.getField("value"))
-        u = F.coalesce(C.blank_to_null(q.getField("unit")), C.blank_to_null(q.getField("code")))
-        return F.transform(C.codings(comp.getField("code")), lambda c: F.struct(
-            c.getField("system").alias("system"), c.getField("code").alias("code"),
-            c.getField("display").alias("display"), v.alias("value"), u.alias("unit")))
-
-    main = F.transform(C.codings(F.col("r.code")), lambda c: F.struct(
-        c.getField("system").alias("system"), c.getField("code").alias("code"), c.getField("display").alias("display"),
-        value.alias("value"), unit.alias("unit")))
-    comps = F.coalesce(F.col("r.component"), F.array())
+def map_observations(typed, urls, patient_ids) -> DataFrame:
+    t = _clinical(typed, urls, patient_ids)
+    raw = (v("effective_date_time"), v("effective_period_start"), v("effective_instant"), v("issued"))
+    items = F.filter(F.transform(F.col("vrows"), lambda r: F.struct(
+        C.normalise_system(r.getField("system")).alias("system"), C.blank_to_null(r.getField("code")).alias("code"),
+        r.getField("display").alias("display"), C.parse_double(r.getField("value")).alias("value"),
+        F.coalesce(C.blank_to_null(r.getField("unit")), C.blank_to_null(r.getField("unit_code"))).alias("unit"))),
+        lambda i: i.getField("code").isNotNull())
     t = t.withColumns({
-        "_date": F.coalesce(*[C.parse_date(F.col(c)) for c in raw]),
-        "_bad_date": _any_bad_date(*[F.col(c) for c in raw]),
-        "_items": F.concat(main, F.flatten(F.transform(comps, comp_rows))),
-        "_bad_num": (C.bad_number(F.col("r.valueQuantity.value"))
-                     | F.exists(comps, lambda c: C.bad_number(c.getField("valueQuantity").getField("value")))),
-        "_status": F.when(F.lower(F.col("r.status")).isin("entered-in-error", "cancelled"),
+        "_date": F.coalesce(*[C.parse_date(c) for c in raw]),
+        "_bad_date": _any_bad_date(*raw),
+        "_items": items,
+        "_bad_num": F.exists(F.col("vrows"), lambda r: C.bad_number(r.getField("value"))),
+        "_status": F.when(F.lower(v("status")).isin("entered-in-error", "cancelled"),
                           F.lit("entered-in-error")).otherwise(F.lit("active")),
     })
     rows = F.transform(F.col("_items"), lambda i: row(
@@ -377,14 +380,14 @@ def map_observations(records, urls, patient_ids) -> DataFrame:
     return _resolved(t, reason, rows)
 
 
-def map_procedures(records, urls, patient_ids) -> DataFrame:
-    t = _clinical(records, "Procedure", urls, patient_ids)
-    raw = ("r.performedDateTime", "r.performedPeriod.start")
-    st = F.lower(F.col("r.status"))
+def map_procedures(typed, urls, patient_ids) -> DataFrame:
+    t = _clinical(typed, urls, patient_ids)
+    raw = (v("performed_date_time"), v("performed_period_start"))
+    st = F.lower(v("status"))
     t = t.withColumns({
-        "_date": F.coalesce(*[C.parse_date(F.col(c)) for c in raw]),
-        "_bad_date": _any_bad_date(*[F.col(c) for c in raw]),
-        "_codes": C.codings(F.col("r.code")),
+        "_date": F.coalesce(*[C.parse_date(c) for c in raw]),
+        "_bad_date": _any_bad_date(*raw),
+        "_codes": codings(F.col("vrows")),
         "_status": (F.when(st == "not-done", F.lit("refuted")).when(st == "entered-in-error", F.lit("entered-in-error"))
                     .otherwise(F.lit("active"))),
     })
@@ -397,92 +400,91 @@ def map_procedures(records, urls, patient_ids) -> DataFrame:
     return _resolved(t, reason, rows)
 
 
-_CONTAINED_MED = struct(resourceType=S, id=S, code=CODEABLE)
+_CONTAINED_MED = "struct<resourceType: string, id: string, code: struct<coding: array<struct<system: string, " \
+                 "code: string, display: string>>>>"
 
 
-def map_medication_requests(records, urls, patient_ids, meds: DataFrame) -> DataFrame:
-    t = _clinical(records, "MedicationRequest", urls, patient_ids)
-    mref = F.col("r.medicationReference.reference")
+def map_medication_requests(typed, urls, patient_ids, meds: DataFrame) -> DataFrame:
+    t = _clinical(typed, urls, patient_ids)
+    mref = v("medication_reference")
     # contained Medication ("#id"): parse only the contained resources of requests that point inside.
     t = t.withColumn("_local", F.when(F.trim(mref).startswith("#"), F.substring(F.trim(mref), 2, 1 << 20)))
-    contained = F.when(F.col("_local").isNotNull(), F.transform(F.coalesce(F.col("r.contained"), F.array()),
+    contained = F.when(F.col("_local").isNotNull(), F.transform(F.coalesce(v("contained"), F.array()),
                                                                 lambda c: F.from_json(c, _CONTAINED_MED)))
     cmed = _first(F.coalesce(contained, F.array()), lambda m: m.getField("id") == F.col("_local"))
-    t = t.withColumn("_cmed_codes", C.codings(cmed.getField("code")))
+    t = t.withColumn("_cmed_codes", codings(F.coalesce(cmed.getField("code").getField("coding"), F.array())))
     # a Medication resource elsewhere in the data (Medication/<id>, urn:uuid:<id>)
     t = resolve(t, F.when(F.col("_local").isNull(), mref), urls, "med")
-    m = meds.select(F.col("med_id").alias("_mid"), "med_codings")
+    m = F.broadcast(meds.select(F.col("med_id").alias("_mid"), "med_codings"))
     t = t.join(m, on=(F.col("med_id") == F.col("_mid"))
                & F.coalesce(F.col("med_type") == "Medication", F.lit(True)), how="left")
     nonempty = lambda a: F.when(F.size(a) > 0, a)
-    own = C.codings(F.col("r.medicationCodeableConcept"))
-    qty = F.col("r.dispenseRequest.quantity.value")
-    start = F.col("r.dispenseRequest.validityPeriod.start")
-    end = F.col("r.dispenseRequest.validityPeriod.end")
+    own = codings(F.col("vrows"))
+    qty, start, end = v("quantity"), v("validity_start"), v("validity_end")
     t = t.withColumns({
         "_codes": F.coalesce(nonempty(own), nonempty(F.col("_cmed_codes")), nonempty(F.col("med_codings")),
                              F.array()),
         # authoredOn, else the start of the prescription's validity (EPS messages carry no authoredOn)
-        "_date": F.coalesce(C.parse_date(F.col("r.authoredOn")), C.parse_date(start)),
+        "_date": F.coalesce(C.parse_date(v("authored_on")), C.parse_date(start)),
         "_end": C.parse_date(end),
-        "_bad_date": _any_bad_date(F.col("r.authoredOn"), start, end),
+        "_bad_date": _any_bad_date(v("authored_on"), start, end),
         "_qty": C.parse_double(qty),
         "_bad_num": C.bad_number(qty),
     })
     rows = F.transform(F.col("_codes"), lambda c: row(
         "medications", patient_id=F.col("patient_id"), date=F.col("_date"), end_date=F.col("_end"),
         system=c.getField("system"), code=c.getField("code"), display=c.getField("display"),
-        status=F.lower(F.col("r.status")), quantity=F.col("_qty"), source_id=source_id("MedicationRequest")))
+        status=F.lower(v("status")), quantity=F.col("_qty"), source_id=source_id("MedicationRequest")))
     reason = _reason((F.size("_codes") == 0, C.NO_CODE), (F.col("_bad_date"), C.BAD_DATE),
                      (F.col("_date").isNull(), C.NO_DATE), (F.col("_bad_num"), C.BAD_NUMBER))
     return _resolved(t, reason, rows)
 
 
-def map_service_requests(records, urls, patient_ids) -> DataFrame:
-    t = _clinical(records, "ServiceRequest", urls, patient_ids)
-    raw = ("r.authoredOn", "r.occurrenceDateTime", "r.occurrencePeriod.start")
+def map_service_requests(typed, urls, patient_ids) -> DataFrame:
+    t = _clinical(typed, urls, patient_ids)
+    raw = (v("authored_on"), v("occurrence_date_time"), v("occurrence_period_start"))
     t = t.withColumns({
-        "_date": F.coalesce(*[C.parse_date(F.col(c)) for c in raw]),
-        "_bad_date": _any_bad_date(*[F.col(c) for c in raw]),
-        "_codes": C.codings(F.col("r.code")),
+        "_date": F.coalesce(*[C.parse_date(c) for c in raw]),
+        "_bad_date": _any_bad_date(*raw),
+        "_codes": codings(F.col("vrows")),
     })
     rows = F.transform(F.col("_codes"), lambda c: row(
         "referrals", patient_id=F.col("patient_id"), date=F.col("_date"), system=c.getField("system"),
-        code=c.getField("code"), display=c.getField("display"), priority=F.lower(F.col("r.priority")),
-        status=F.lower(F.col("r.status")), source_id=source_id("ServiceRequest")))
+        code=c.getField("code"), display=c.getField("display"), priority=F.lower(v("priority")),
+        status=F.lower(v("status")), source_id=source_id("ServiceRequest")))
     reason = _reason((F.size("_codes") == 0, C.NO_CODE), (F.col("_bad_date"), C.BAD_DATE),
                      (F.col("_date").isNull(), C.NO_DATE))
     return _resolved(t, reason, rows)
 
 
-def referral_outcomes(records, urls, patient_ids) -> DataFrame:
+def referral_outcomes(typed_encounters: DataFrame, urls: DataFrame | None, patient_ids: DataFrame) -> DataFrame:
     """source_id of a ServiceRequest → outcome_date: the start of the earliest finished Encounter
     whose basedOn names it. This is how a referral's outcome reaches the canonical record; the
     request's own status is not evidence (GP Connect returns "unknown")."""
-    t = _clinical(records, "Encounter", urls, patient_ids).where(
-        F.col("patient_id").isNotNull() & (F.lower(F.col("r.status")) == "finished"))
-    t = t.select("bundle_key", C.parse_date(F.col("r.period.start")).alias("_start"),
-                 F.explode(F.col("r.basedOn")).alias("_based_on"))
-    t = resolve(t.where(F.col("_start").isNotNull()), F.col("_based_on.reference"), urls, "req")
+    t = _clinical(typed_encounters, urls, patient_ids).where(
+        F.col("patient_id").isNotNull() & (F.lower(v("status")) == "finished"))
+    t = t.select("bundle_key", C.parse_date(v("period_start")).alias("_start"),
+                 F.explode(v("based_on")).alias("_based_on"))
+    t = resolve(t.where(F.col("_start").isNotNull()), F.col("_based_on"), urls, "req")
     return (t.where(F.col("req_type").isNull() | (F.col("req_type") == "ServiceRequest"))
             .groupBy(F.concat(F.lit("ServiceRequest/"), F.col("req_id")).alias("source_id"))
             .agg(F.min("_start").alias("_linked_outcome")))
 
 
 def encounter_class(code: Column) -> Column:
-    m = F.create_map(*[F.lit(x) for k, v in sorted(ENCOUNTER_CLASS.items()) for x in (k, v)])
+    m = F.create_map(*[F.lit(x) for k, v_ in sorted(ENCOUNTER_CLASS.items()) for x in (k, v_)])
     return F.coalesce(F.try_element_at(m, F.upper(F.trim(code))), F.lit("other"))
 
 
-def map_encounters(records, urls, patient_ids) -> DataFrame:
-    t = _clinical(records, "Encounter", urls, patient_ids)
-    codes = F.flatten(F.transform(F.coalesce(F.col("r.type"), F.array()), C.codings))
+def map_encounters(typed, urls, patient_ids) -> DataFrame:
+    t = _clinical(typed, urls, patient_ids)
+    codes = codings(F.col("vrows"))
     none = F.array(F.struct(*[F.lit(None).cast("string").alias(n) for n in ("system", "code", "display")]))
     t = t.withColumns({
-        "_start": C.parse_date(F.col("r.period.start")),
-        "_end": C.parse_date(F.col("r.period.end")),
-        "_bad_date": _any_bad_date(F.col("r.period.start"), F.col("r.period.end")),
-        "_class": encounter_class(F.col("r.class.code")),
+        "_start": C.parse_date(v("period_start")),
+        "_end": C.parse_date(v("period_end")),
+        "_bad_date": _any_bad_date(v("period_start"), v("period_end")),
+        "_class": encounter_class(v("class_code")),
         "_codes": F.when(F.size(codes) > 0, codes).otherwise(none),
     })
     rows = F.transform(F.col("_codes"), lambda c: row(
@@ -490,5 +492,5 @@ def map_encounters(records, urls, patient_ids) -> DataFrame:
         **{"class": F.col("_class")}, emergency=F.col("_class") == "emergency", system=c.getField("system"),
         code=c.getField("code"), source_id=source_id("Encounter")))
     reason = _reason((F.col("_bad_date"), C.BAD_DATE), (F.col("_start").isNull(), C.NO_DATE))
-    skip = F.when(F.lower(F.col("r.status")).isin("entered-in-error", "cancelled"), F.lit(C.NOT_RECORDED))
+    skip = F.when(F.lower(v("status")).isin("entered-in-error", "cancelled"), F.lit(C.NOT_RECORDED))
     return _resolved(t, reason, rows, skip)

@@ -38,11 +38,20 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from engine.ingest import columns as C
-from engine.ingest.fhir_schemas import CORRUPT, HEAD, USED
 from engine.ingest.files import Inventory
 
 MAX_DEPTH = 4   # Bundle inside Bundle inside ... (HL7 examples go 2 deep)
 GZIP_MAGIC = b"\x1f\x8b"
+
+S = T.StringType()
+# The head of any JSON text: enough to route it, and a Bundle's entries as raw JSON text. ``meta``,
+# ``request`` and ``response`` are strings so that an odd shape there cannot make a whole Bundle
+# unreadable; ``_corrupt`` is filled by from_json (columnNameOfCorruptRecord) when the text is not JSON.
+CORRUPT = "_corrupt"
+ENTRY = T.StructType([T.StructField(n, S) for n in ("fullUrl", "resource", "request", "response")])
+HEAD = T.StructType([T.StructField(n, t) for n, t in (
+    ("resourceType", S), ("id", S), ("meta", S), ("type", S), ("entry", T.ArrayType(ENTRY)), ("eventId", S),
+    ("exportId", S), (CORRUPT, S))])
 
 RECORD_SCHEMA = T.StructType([T.StructField(n, t) for n, t in (
     ("source_file", T.StringType()), ("bundle_key", T.StringType()), ("full_url", T.StringType()),
@@ -89,7 +98,7 @@ def unreadable_gzip(paths: list[Path]) -> dict[Path, str]:
     return {p: why for p, why in problems.items() if why}
 
 
-def _read(spark: SparkSession, paths: list[Path], root: Path, wholetext: bool) -> DataFrame:
+def read_text(spark: SparkSession, paths: list[Path], root: Path, wholetext: bool) -> DataFrame:
     df = spark.read.text([glob_escape(str(p.resolve())) for p in paths], wholetext=wholetext)
     valid = F.is_valid_utf8("value")
     text = F.when(valid, F.col("value")).otherwise(F.make_valid_utf8("value"))
@@ -151,7 +160,8 @@ def _unreadable_rows(spark: SparkSession, inv: Inventory, unreadable: dict[Path,
     return spark.createDataFrame(data, RECORD_SCHEMA)
 
 
-def read_records(spark: SparkSession, inv: Inventory, unreadable: dict[Path, str] | None = None) -> DataFrame:
+def read_records(spark: SparkSession, inv: Inventory, used: tuple[str, ...], unreadable: dict[Path, str] | None = None,
+                 *, ndjson: list[Path] | None = None, extra: DataFrame | None = None) -> DataFrame:
     """Every resource (and every non-resource line/entry) in the folder, classified.
 
     Columns (RECORD_SCHEMA): source_file, bundle_key, full_url, depth, resource_type, resource_id,
@@ -159,17 +169,23 @@ def read_records(spark: SparkSession, inv: Inventory, unreadable: dict[Path, str
     resource's id, else the id its fullUrl implies). ``outcome`` is null for resources of a type the
     mapping reads (it decides), else ``quarantined`` or ``skipped`` with a fixed ``reason``.
     ``unreadable`` (file → reason) are left out of the read and get one quarantined row each.
+    ``used``: the resource types that are mapped. ``ndjson``: the NDJSON files to read here (default:
+    all of the folder's); ``extra``: more text rows (source_file, text, bad_utf8), e.g. lines another
+    reader found in a file of another type.
     """
     unreadable = unreadable or {}
-    parts = []
-    for paths, wholetext in ((inv.ndjson, False), (inv.json, True)):
+    parts = [] if extra is None else [extra]
+    for paths, wholetext in ((inv.ndjson if ndjson is None else ndjson, False), (inv.json, True)):
         paths = [p for p in paths if p not in unreadable and p not in inv.empty]
         if paths:
-            parts.append(_read(spark, paths, inv.root, wholetext=wholetext))
+            parts.append(read_text(spark, paths, inv.root, wholetext=wholetext))
     bad_files = _unreadable_rows(spark, inv, unreadable) if unreadable else None
     if not parts:
         return bad_files if bad_files is not None else spark.createDataFrame([], RECORD_SCHEMA)
-    df = _start(parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1]))
+    text = parts[0]
+    for p in parts[1:]:
+        text = text.unionByName(p)
+    df = _start(text)
     for level in range(MAX_DEPTH + 1):
         df = _unpack_level(df, explode_bundles=level < MAX_DEPTH)
 
@@ -180,14 +196,14 @@ def read_records(spark: SparkSession, inv: Inventory, unreadable: dict[Path, str
                .when(rt.isNull() & F.col("is_log"), skip)
                .when(rt.isNull(), quarantine)
                .when(rt == "Bundle", quarantine)
-               .when(rt.isin(*USED), F.lit(None).cast("string"))
+               .when(rt.isin(*used), F.lit(None).cast("string"))
                .otherwise(skip))
     reason = (F.when(note.isNotNull(), F.lit(C.ENTRY_WITHOUT_RESOURCE))
               .when(~F.col("is_obj"), F.lit(C.INVALID_JSON))
               .when(rt.isNull() & F.col("is_log"), F.lit(C.EXPORT_LOG))
               .when(rt.isNull(), F.lit(C.NO_RESOURCE_TYPE))
               .when(rt == "Bundle", F.lit(C.NESTED_TOO_DEEP))
-              .when(rt.isin(*USED), F.lit(None).cast("string"))
+              .when(rt.isin(*used), F.lit(None).cast("string"))
               .otherwise(F.lit(C.TYPE_NOT_USED)))
     # An entry with no resource has no text: keep its fullUrl as the quarantined record.
     json = F.when(note.isNotNull(), F.to_json(F.struct(F.col("full_url").alias("fullUrl")))).otherwise(F.col("text"))

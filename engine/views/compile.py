@@ -329,10 +329,32 @@ def _call(c: Coll, name: str, args: list, ctx: Ctx) -> Coll:
         if ref.many:
             return Coll(F.filter(F.transform(ref.col, key), lambda x: x.isNotNull()), "string", True)
         return Coll(key(ref.col), "string", False)
+    if name in _STRING_FUNCTIONS:
+        fn, n_args = _STRING_FUNCTIONS[name]
+        _args(name, args, n_args)
+        extra = [value(compile_expr(a, ctx)) for a in args]
+        rtype = {"length": "integer", "startsWith": "boolean", "endsWith": "boolean",
+                 "matches": "boolean"}.get(name, "string")
+        if c.many:
+            return Coll(F.transform(values(c), lambda x: fn(x, *extra)), rtype, True)
+        return Coll(fn(value(c), *extra), rtype, False)
     if name in ("lowBoundary", "highBoundary"):
         _args(name, args, (0, 1))
         return _boundary(c, name == "lowBoundary")
     raise ViewError(f"FHIRPath function {name}() is not supported")
+
+
+# FHIRPath string functions (on each item; a missing item stays missing)
+_STRING_FUNCTIONS = {
+    "trim": (lambda s: F.trim(s), (0,)),
+    "lower": (lambda s: F.lower(s), (0,)),
+    "upper": (lambda s: F.upper(s), (0,)),
+    "length": (lambda s: F.length(s).cast("long"), (0,)),
+    "startsWith": (lambda s, p: s.startswith(p), (1,)),
+    "endsWith": (lambda s, p: s.endswith(p), (1,)),
+    "matches": (lambda s, p: F.call_function("regexp_like", s, p), (1,)),
+    "replaceMatches": (lambda s, p, r: F.call_function("regexp_replace", s, p, r), (2,)),
+}
 
 
 def _record(tree: dict | None, name: str) -> dict | None:
@@ -632,9 +654,15 @@ class CompiledView:
     name: str
     resource: str
     schema: T.StructType            # what the resource's JSON must be parsed with
-    columns: list[tuple[str, T.DataType]]
+    columns: list[str]
     rows: Part                       # over the column ROOT
     where: Column | None
+    tree: dict                       # every element the view reads (what ``schema`` holds)
+
+    def schema_with(self, more: dict, *fields: T.StructField) -> T.StructType:
+        """The schema extended by more elements (a tree like ``tree``) and extra top-level fields."""
+        base = model.spark_schema(self.resource, model.merge(self.tree, more))
+        return T.StructType([T.StructField("resourceType", T.StringType()), *base.fields, *fields])
 
 
 ROOT = "__resource"
@@ -672,4 +700,4 @@ def compile_view(view: dict, *, strict: bool = False) -> CompiledView:
     schema = model.spark_schema(resource, tree)
     schema = T.StructType([T.StructField("resourceType", T.StringType()), *schema.fields])
     return CompiledView(name=view.get("name") or resource, resource=resource, schema=schema,
-                        columns=[(n, None) for n in rows.names], rows=rows, where=where)
+                        columns=list(rows.names), rows=rows, where=where, tree=tree)
