@@ -140,7 +140,8 @@ def ingest(spark: SparkSession, input_path: str | Path, fmt: str | None, out_dir
                       outcomes.groupBy("resource_type", "outcome", "reason").agg(F.count(F.lit(1)).alias("n")).collect()]
         t = time.monotonic()
         out_tables, canon_q, persisted2 = canonical.finalise(
-            spark, tables, out, Path(codelist_dir) if codelist_dir else None, Path(imd_path) if imd_path else None)
+            spark, tables, out, Path(codelist_dir) if codelist_dir else None, Path(imd_path) if imd_path else None,
+            one_record_per_id=fhir_read is not None)
         persisted += persisted2
         quarantine = (outcomes.filter(F.col("outcome") == "quarantined")
                       .select(F.lit("read").alias("stage"), "source_file", "resource_type", "reason",

@@ -117,7 +117,7 @@ def _derive_ethnicity(patients: DataFrame, events: DataFrame, codes: DataFrame |
 
 
 def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | Path,
-             codelist_dir: Path | None = None, imd_path: Path | None = None
+             codelist_dir: Path | None = None, imd_path: Path | None = None, *, one_record_per_id: bool = False
              ) -> tuple[dict[str, DataFrame], DataFrame, list[DataFrame]]:
     """Write the canonical tables; return (tables read back, row-level quarantine, persisted frames).
 
@@ -125,6 +125,10 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     (canonical columns), and events / medications / referrals / encounters (canonical columns +
     source_file). The quarantine DataFrame is lazy: the caller writes it, then unpersists the
     persisted frames.
+
+    ``one_record_per_id``: the reader has already kept one record per id, dropped rows repeated
+    within a record and checked every row's patient (the FHIR reader does all three per resource),
+    so the shuffles that do it here are skipped.
     """
     base = Path(out_dir) / "canonical"
     quarantined = []
@@ -133,8 +137,9 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     for extra in ("eth_ext_system", "eth_ext_code", "source_file"):
         if extra not in patients.columns:
             patients = patients.withColumn(extra, F.lit(None).cast("string"))
-    patients, dup = _one_patient_per_id(patients)
-    quarantined.append(dup)
+    if not one_record_per_id:
+        patients, dup = _one_patient_per_id(patients)
+        quarantined.append(dup)
     patients = kept = patients.persist()
     persisted = [kept]
     known = patients.select(F.col("patient_id").alias("_known"))
@@ -142,8 +147,11 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     for name in CHILD_TABLES:
         df = tables[name]
         cols = [f.name for f in schema.TABLES[name].fields]
-        df = df.dropDuplicates(cols)
-        df = df.join(known, F.col("patient_id") == F.col("_known"), "left")
+        if one_record_per_id:
+            df = df.withColumn("_known", F.col("patient_id"))
+        else:
+            df = df.dropDuplicates(cols)
+            df = df.join(known, F.col("patient_id") == F.col("_known"), "left")
         unit_reason = F.lit(None).cast("string")
         if name == "events":
             df = units.normalise(df, units.conversion_table(spark, codelist_dir))

@@ -159,7 +159,8 @@ def _resolved(df: DataFrame, reason: Column, rows: Column, skip: Column | None =
         "source_file", "resource_type", "id", outcome.alias("outcome"),
         F.coalesce(F.col("_reason"), F.col("_skip")).alias("reason"),
         F.when(F.col("_reason").isNotNull(), F.col("json")).alias("json"),
-        F.when(F.col("_reason").isNull() & F.col("_skip").isNull(), rows).alias("rows"))
+        # a resource's rows once each (a coding repeated in one resource gives one row)
+        F.when(F.col("_reason").isNull() & F.col("_skip").isNull(), F.array_distinct(rows)).alias("rows"))
 
 
 def _first(arr: Column, pred) -> Column:
