@@ -59,6 +59,7 @@ EXAMPLES = {
     "train": "casefind train --input /data/export-2026-03 --as-of 2026-03-31 --out /data/model-2026-03",
     "demo": "casefind demo --dir casefind-demo",
     "explain": "casefind explain hypertension | less",
+    "view": "casefind view conf/views/events.Observation.json --input /data/export-2026-03 --out observations.csv",
     "sweep": "casefind sweep hypertension --set clinic_stage1_systolic=135,140,145 --record /data/record-2026-03 "
              "--as-of 2026-03-31 --out /data/sweep",
 }
@@ -160,6 +161,14 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, type=Path, metavar="DIR",
                    help="output folder: per PCN, counts per value and band, and who enters or leaves")
     _spark_options(w)
+
+    v = _sub(sub, "view", "run one SQL on FHIR v2 ViewDefinition over FHIR files and write its rows")
+    v.add_argument("view", type=Path, help="the ViewDefinition (JSON), e.g. one of conf/views/")
+    v.add_argument("--input", required=True, type=Path, metavar="DIR",
+                   help="folder (or one file) of FHIR NDJSON or Bundles; never written")
+    v.add_argument("--out", required=True, type=Path, metavar="FILE",
+                   help="FILE.csv or FILE.parquet (created owner-only; not inside --input)")
+    _spark_options(v)
 
     e = _sub(sub, "explain", "print a cohort's rule in plain English with current parameters")
     e.add_argument("cohort", help="cohort name: smr, care_home, hypertension, af_undiagnosed, af_anticoagulation, "
@@ -302,6 +311,12 @@ def cmd_sweep(args) -> None:
     print(f"{args.cohort}.{key} over {', '.join(map(str, values))}: {len(manifest['pcns'])} PCN folder(s) in {args.out}")
 
 
+def cmd_view(args) -> None:
+    from engine.ingest.view_file import write_view
+    n = write_view(_spark(args), args.view, args.input, args.out)
+    print(f"{args.view.name}: {n} row(s) written to {args.out}")
+
+
 def cmd_explain(args) -> None:
     from engine.cohorts import COHORTS
     if args.cohort not in COHORTS:
@@ -321,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.WARNING)   # its INFO lines are connection chatter
     commands = {"generate": cmd_generate, "ingest": cmd_ingest, "run": cmd_run, "demo": cmd_demo,
-                "explain": cmd_explain, "train": cmd_train, "sweep": cmd_sweep}
+                "explain": cmd_explain, "train": cmd_train, "sweep": cmd_sweep, "view": cmd_view}
     debug = os.environ.get("CASEFIND_DEBUG") == "1"
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)

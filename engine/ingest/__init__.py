@@ -104,13 +104,14 @@ def _table_counts(tables: dict[str, DataFrame], as_of: dt.date | None) -> tuple[
 
 def ingest(spark: SparkSession, input_path: str | Path, fmt: str | None, out_dir: str | Path, *,
            codelist_dir: str | Path | None = None, imd_path: str | Path | None = None,
-           as_of: dt.date | None = None) -> IngestResult:
+           as_of: dt.date | None = None, view_dir: str | Path | None = None) -> IngestResult:
     """Read ``input_path`` (a folder, or one file), write the canonical tables and the quarantine
     under ``out_dir``, and return the tables (read back from Parquet) with the ingest report.
 
     ``codelist_dir`` (default conf/codelists) supplies ethnicity.csv; ``imd_path`` (default
     conf/lsoa_imd.csv) the LSOA → IMD decile table; either may be absent. ``as_of`` only adds the
-    ``dated_after_as_of`` counts to the report.
+    ``dated_after_as_of`` counts to the report. ``view_dir``: the FHIR ViewDefinitions (default
+    conf/views, engine.ingest.fhir_views).
     """
     started = time.monotonic()
     inv = inventory(input_path)
@@ -127,7 +128,7 @@ def ingest(spark: SparkSession, input_path: str | Path, fmt: str | None, out_dir
     else:
         from engine.ingest.fhir import read_fhir
         # Stage files stay inside out_dir: a pseudonymised run's out_dir is private.
-        fhir_read = read_fhir(spark, inv, out / "_ingest_work")
+        fhir_read = read_fhir(spark, inv, out / "_ingest_work", Path(view_dir) if view_dir else None)
         tables, outcomes, persisted = fhir_read.tables, fhir_read.outcomes, []
         counts = fhir_read.counts
         files_read = {"ndjson": len(inv.ndjson), "json": len(inv.json)}

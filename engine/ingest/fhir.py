@@ -164,7 +164,7 @@ def _typed_stage(spark: SparkSession, inv: Inventory, files: list[Path], iv: Ing
         r.getField("meta").getField("lastUpdated").alias("last_updated"), "bad_utf8",
         F.when(F.col("outcome").isin("quarantined", REROUTE), F.col("text")).alias("json"),
         F.when(mapped, F.xxhash64("text")).alias("text_hash"), F.when(mapped, F.length("text")).alias("text_length"),
-        F.when(mapped, view_rows(iv, ROOT)).alias("vrows"), "outcome", "reason")
+        F.when(mapped, view_rows(iv)).alias("vrows"), "outcome", "reason")
 
 
 def _typed(kind: str, df: DataFrame) -> DataFrame:
@@ -183,7 +183,7 @@ def _from_records(records: DataFrame, iv: IngestView) -> DataFrame:
     return t.select("source_file", "bundle_key", "full_url", "depth", "resource_type",
                     F.col("resource_id").alias("id"), "json", F.col(ROOT).isNull().alias("unreadable"),
                     "last_updated", F.xxhash64("json").alias("text_hash"), F.length("json").alias("text_length"),
-                    view_rows(iv, ROOT).alias("vrows"))
+                    view_rows(iv).alias("vrows"))
 
 
 def _read_fhir(spark: SparkSession, inv: Inventory, stages: _Stages, views: dict[str, IngestView]) -> FhirRead:

@@ -22,10 +22,13 @@ from pathlib import Path
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from engine.config import ConfigError
-from engine.views import CompiledView, ViewError, compile_view
+from engine.config import ConfigError, conf_dir
+from engine.views import CompiledView, compile_view
 
-VIEW_DIR = Path(__file__).resolve().parents[2] / "conf" / "views"
+
+def view_dir() -> Path:
+    """conf/views, or ``$CASEFIND_CONF/views`` where a site keeps its own configuration."""
+    return conf_dir() / "views"
 
 _CODING = ("system", "code", "display")
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -84,11 +87,16 @@ def _load(path: Path) -> IngestView:
     return IngestView(path=path, table=table, view=cv, schema=cv.schema_with(_EXTRA_TREE, *_EXTRA_FIELDS))
 
 
-@lru_cache(maxsize=4)
-def load_views(view_dir: Path | None = None) -> dict[str, IngestView]:
-    """Resource type → its view, from ``view_dir`` (default conf/views). A ConfigError (one line
+def load_views(folder: Path | None = None) -> dict[str, IngestView]:
+    """Resource type → its view, from ``folder`` (default ``view_dir()``). A ConfigError (one line
     naming the file) for a view that does not compile or lacks a column ingest reads."""
-    folder = Path(view_dir) if view_dir else VIEW_DIR
+    return _load_folder((Path(folder) if folder else view_dir()).resolve())
+
+
+@lru_cache(maxsize=8)
+def _load_folder(folder: Path) -> dict[str, IngestView]:
+    if not folder.is_dir():
+        raise ConfigError(f"no FHIR views folder at {folder}")
     out: dict[str, IngestView] = {}
     for path in sorted(folder.glob("*.json")):
         v = _load(path)
@@ -101,13 +109,10 @@ def load_views(view_dir: Path | None = None) -> dict[str, IngestView]:
     return out
 
 
-def view_rows(v: IngestView, root: str) -> F.Column:
-    """The view's rows for the resource parsed into column ``root``: an array of row structs (empty
-    when the view's where excludes the resource)."""
-    from engine.views.compile import ROOT
+def view_rows(v: IngestView) -> F.Column:
+    """The view's rows for the resource parsed into ``engine.views.ROOT``: an array of row structs
+    (empty when the view's where excludes the resource)."""
     rows = v.view.rows.col if v.view.rows.many else F.array(v.view.rows.col)
-    if root != ROOT:
-        raise ViewError(f"resources must be parsed into {ROOT}")
     if v.view.where is not None:
         rows = F.when(v.view.where, rows).otherwise(F.filter(rows, lambda _: F.lit(False)))
     return rows
