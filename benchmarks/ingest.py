@@ -244,7 +244,7 @@ def child_fhir_resources(data: Path, out: Path, cores: int) -> None:
 
 def _duck_types() -> dict[str, dict[str, str]]:
     """The columns each resource type is read with: the parts the engine reads, every leaf a
-    string (as engine/ingest/fhir_schemas.py does), numbers and booleans cast in SQL."""
+    string (as engine/views holds every FHIR primitive), numbers and booleans cast in SQL."""
     v = "VARCHAR"
     coding = f"STRUCT(system {v}, code {v}, display {v})"
     codeable = f"STRUCT(coding {coding}[], text {v})"

@@ -1,6 +1,8 @@
 """FHIR text → one row per resource: (source_file, bundle_key, full_url, depth, resource_type, json, ...).
 
-Two readers, whatever the folder calls itself:
+The path for what is not bulk NDJSON of one mapped type (engine.ingest.fhir reads those directly):
+JSON files, NDJSON files whose first line is another type, and lines found in a file of another
+type. Two readers, whatever the folder calls itself:
 
 * NDJSON (``*.ndjson``, ``*.NNN.ndjson``, ``.gz``): ``spark.read.text``, one line = one resource,
   blank lines ignored; LF, CRLF and CR line ends all end a line.
