@@ -192,11 +192,15 @@ def write(report: list[dict], old: str | None) -> None:
         lines.append(f"| {r['patients']:,}: 5-value sweep ≤ 2× one evaluation | {ratio:.2f}× | {'yes' if ratio <= 2 else 'no'} | |")
         lines.append(f"| {r['patients']:,}: passes with `--driver-memory 3g` | peak {r['run_3g']['peak']:.0f} MiB (whole tree) | yes | |")
     lines.append(END)
+    write_section(BEGIN, END, "\n".join(lines) + "\n")
+
+
+def write_section(begin: str, end: str, section: str) -> None:
+    """Replace one script's section of RESULTS.md (between its markers), leaving the others."""
     path = HERE / "RESULTS.md"
     text = path.read_text() if path.is_file() else "# Benchmark results\n"
-    section = "\n".join(lines) + "\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", lambda _: section, text, flags=re.S)
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end) + "\n?", lambda _: section, text, flags=re.S)
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)

@@ -50,7 +50,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from facts import event_counts  # noqa: E402
+from facts import event_counts, write_section  # noqa: E402
 from run import timed  # noqa: E402
 
 CONTENDERS = ("ours", "duckdb", "bare", "spark-infer", "fhir-resources")
@@ -577,7 +576,7 @@ def summary_lines(results: dict[str, dict], meta: dict) -> list[str]:
     return lines
 
 
-def write_section(results: dict[str, dict], meta: dict) -> None:
+def write_results(results: dict[str, dict], meta: dict) -> None:
     """Replace only this script's section of RESULTS.md (between its markers), as facts.py does."""
     head = [BEGIN, "## Ingest side by side (benchmarks/ingest.py)", "",
             f"{meta['date']}, one run of `python benchmarks/ingest.py --patients {meta['patients']}` on this machine "
@@ -590,15 +589,7 @@ def write_section(results: dict[str, dict], meta: dict) -> None:
             "without quarantine, reference resolution beyond `Type/id`, duplicate-version choice, ethnicity from "
             "events or unit normalisation (see the script's docstring); fhir.resources is a sample extrapolated to "
             "every line and divided by the cores, not a run.", ""]
-    section = "\n".join(head + summary_lines(results, meta) + [END]) + "\n"
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.is_file() else "# Benchmark results\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-    print(f"wrote {path}")
+    write_section(BEGIN, END, "\n".join(head + summary_lines(results, meta) + [END]) + "\n")
 
 
 def main() -> None:
@@ -629,7 +620,7 @@ def main() -> None:
             print(json.dumps(results[name]), flush=True)
     lines = summary_lines(results, meta)
     print("\n".join(lines))
-    write_section(results, meta)
+    write_results(results, meta)
     if not args.keep:
         for sub in ("out", "events"):
             shutil.rmtree(work / sub, ignore_errors=True)
