@@ -194,11 +194,20 @@ def _reason(*more: tuple[Column, str]) -> Column:
     return F.when(r == "__subject__", F.col("subject_reason")).otherwise(r)
 
 
-def _any_bad_date(*cols: Column) -> Column:
-    out = F.lit(False)
-    for c in cols:
-        out = out | C.bad_date(c)
-    return out
+def with_dates(df: DataFrame, *names: str) -> DataFrame:
+    """Each of the view's date columns ``names`` read once into ``_d_<name>`` (engine.ingest.columns
+    .parse_date), and ``_bad_date``: one of them is written but is not a date. Read once because the
+    date text is the costliest thing a mapper reads (a regular expression and a calendar check)."""
+    df = df.withColumns({f"_d_{n}": C.parse_date(v(n)) for n in names})
+    bad = F.lit(False)
+    for n in names:
+        bad = bad | (F.coalesce(F.trim(v(n)) != "", F.lit(False)) & F.col(f"_d_{n}").isNull())
+    return df.withColumn("_bad_date", bad)
+
+
+def d(name: str) -> Column:
+    """A date column read by ``with_dates``."""
+    return F.col(f"_d_{name}")
 
 
 def source_id(rtype: str) -> Column:
@@ -271,23 +280,21 @@ def map_patients(typed: DataFrame, urls: DataFrame | None, orgs: DataFrame) -> D
     care_flags = F.transform(F.coalesce(v("care_home_flags"), F.array()), C.parse_bool)
     dead_dt = v("deceased_date_time")
     eth_code = C.blank_to_null(v("ethnicity_code"))
+    t = with_dates(t, "birth_date", "deceased_date_time", "registration_start", "registration_end")
     t = t.withColumns({
         "_nhs": nhs_digits, "_lsoa": F.trim(F.coalesce(v("lsoa_string"), v("lsoa_code"))),
         "_care": F.when(F.exists(care_flags, lambda b: b), F.lit(True)).when(F.exists(care_flags, lambda b: ~b),
                                                                               F.lit(False)),
         "_deceased": F.coalesce(C.parse_bool(v("deceased_boolean")) | C.blank_to_null(dead_dt).isNotNull(),
                                 F.lit(False)),
-        "_birth": C.parse_date(v("birth_date")), "_death": C.parse_date(dead_dt),
-        "_reg_start": C.parse_date(v("registration_start")), "_reg_end": C.parse_date(v("registration_end")),
-        "_bad_date": _any_bad_date(v("birth_date"), dead_dt, v("registration_start"), v("registration_end")),
     })
     rows = F.array(F.struct(
         row("patients",
             patient_id=F.col("id"), nhs_number=F.col("_nhs"),
-            given_name=C.blank_to_null(v("given_names")), family_name=v("family_name"), birth_date=F.col("_birth"),
-            sex=F.lower(F.trim(v("gender"))), death_date=F.col("_death"), deceased=F.col("_deceased"),
+            given_name=C.blank_to_null(v("given_names")), family_name=v("family_name"), birth_date=d("birth_date"),
+            sex=F.lower(F.trim(v("gender"))), death_date=d("deceased_date_time"), deceased=F.col("_deceased"),
             lsoa_code=F.col("_lsoa"), practice_id=F.coalesce(F.col("gp_practice"), F.col("mo_practice")),
-            registration_start=F.col("_reg_start"), registration_end=F.col("_reg_end"),
+            registration_start=d("registration_start"), registration_end=d("registration_end"),
             address_care_home=F.col("_care")).alias("p"),
         F.when(eth_code.isNotNull(), C.normalise_system(v("ethnicity_system"))).alias("eth_ext_system"),
         eth_code.alias("eth_ext_code")))
@@ -327,15 +334,13 @@ def _clinical(typed: DataFrame, urls: DataFrame | None, patient_ids: DataFrame) 
 
 
 def map_conditions(typed, urls, patient_ids) -> DataFrame:
-    t = _clinical(typed, urls, patient_ids)
-    raw = (v("onset_date_time"), v("onset_period_start"), v("recorded_date"), v("abatement_date_time"),
-           v("abatement_period_start"))
+    t = with_dates(_clinical(typed, urls, patient_ids), "onset_date_time", "onset_period_start", "recorded_date",
+                   "abatement_date_time", "abatement_period_start")
     t = t.withColumns({
         "_codes": codings(F.col("vrows")),
-        "_onset": F.coalesce(*[C.parse_date(c) for c in raw[:3]]),
-        "_recorded": C.parse_date(v("recorded_date")),
-        "_abatement": F.coalesce(*[C.parse_date(c) for c in raw[3:]]),
-        "_bad_date": _any_bad_date(*raw),
+        "_onset": F.coalesce(d("onset_date_time"), d("onset_period_start"), d("recorded_date")),
+        "_recorded": d("recorded_date"),
+        "_abatement": F.coalesce(d("abatement_date_time"), d("abatement_period_start")),
         "_clinical": F.lower(F.trim(v("clinical_status"))),
         "_verification": F.lower(F.trim(v("verification_status"))),
     })
@@ -357,16 +362,15 @@ def map_conditions(typed, urls, patient_ids) -> DataFrame:
 
 
 def map_observations(typed, urls, patient_ids) -> DataFrame:
-    t = _clinical(typed, urls, patient_ids)
-    raw = (v("effective_date_time"), v("effective_period_start"), v("effective_instant"), v("issued"))
+    dates = ("effective_date_time", "effective_period_start", "effective_instant", "issued")
+    t = with_dates(_clinical(typed, urls, patient_ids), *dates)
     items = F.filter(F.transform(F.col("vrows"), lambda r: F.struct(
         C.normalise_system(r.getField("system")).alias("system"), C.blank_to_null(r.getField("code")).alias("code"),
         r.getField("display").alias("display"), C.parse_double(r.getField("value")).alias("value"),
         F.coalesce(C.blank_to_null(r.getField("unit")), C.blank_to_null(r.getField("unit_code"))).alias("unit"))),
         lambda i: i.getField("code").isNotNull())
     t = t.withColumns({
-        "_date": F.coalesce(*[C.parse_date(c) for c in raw]),
-        "_bad_date": _any_bad_date(*raw),
+        "_date": F.coalesce(*[d(n) for n in dates]),
         "_items": items,
         "_bad_num": F.exists(F.col("vrows"), lambda r: C.bad_number(r.getField("value"))),
         "_status": F.when(F.lower(v("status")).isin("entered-in-error", "cancelled"),
@@ -382,12 +386,10 @@ def map_observations(typed, urls, patient_ids) -> DataFrame:
 
 
 def map_procedures(typed, urls, patient_ids) -> DataFrame:
-    t = _clinical(typed, urls, patient_ids)
-    raw = (v("performed_date_time"), v("performed_period_start"))
+    t = with_dates(_clinical(typed, urls, patient_ids), "performed_date_time", "performed_period_start")
     st = F.lower(v("status"))
     t = t.withColumns({
-        "_date": F.coalesce(*[C.parse_date(c) for c in raw]),
-        "_bad_date": _any_bad_date(*raw),
+        "_date": F.coalesce(d("performed_date_time"), d("performed_period_start")),
         "_codes": codings(F.col("vrows")),
         "_status": (F.when(st == "not-done", F.lit("refuted")).when(st == "entered-in-error", F.lit("entered-in-error"))
                     .otherwise(F.lit("active"))),
@@ -421,14 +423,14 @@ def map_medication_requests(typed, urls, patient_ids, meds: DataFrame) -> DataFr
                & F.coalesce(F.col("med_type") == "Medication", F.lit(True)), how="left")
     nonempty = lambda a: F.when(F.size(a) > 0, a)
     own = codings(F.col("vrows"))
-    qty, start, end = v("quantity"), v("validity_start"), v("validity_end")
+    qty = v("quantity")
+    t = with_dates(t, "authored_on", "validity_start", "validity_end")
     t = t.withColumns({
         "_codes": F.coalesce(nonempty(own), nonempty(F.col("_cmed_codes")), nonempty(F.col("med_codings")),
                              F.array()),
         # authoredOn, else the start of the prescription's validity (EPS messages carry no authoredOn)
-        "_date": F.coalesce(C.parse_date(v("authored_on")), C.parse_date(start)),
-        "_end": C.parse_date(end),
-        "_bad_date": _any_bad_date(v("authored_on"), start, end),
+        "_date": F.coalesce(d("authored_on"), d("validity_start")),
+        "_end": d("validity_end"),
         "_qty": C.parse_double(qty),
         "_bad_num": C.bad_number(qty),
     })
@@ -442,11 +444,10 @@ def map_medication_requests(typed, urls, patient_ids, meds: DataFrame) -> DataFr
 
 
 def map_service_requests(typed, urls, patient_ids) -> DataFrame:
-    t = _clinical(typed, urls, patient_ids)
-    raw = (v("authored_on"), v("occurrence_date_time"), v("occurrence_period_start"))
+    t = with_dates(_clinical(typed, urls, patient_ids), "authored_on", "occurrence_date_time",
+                   "occurrence_period_start")
     t = t.withColumns({
-        "_date": F.coalesce(*[C.parse_date(c) for c in raw]),
-        "_bad_date": _any_bad_date(*raw),
+        "_date": F.coalesce(d("authored_on"), d("occurrence_date_time"), d("occurrence_period_start")),
         "_codes": codings(F.col("vrows")),
     })
     rows = F.transform(F.col("_codes"), lambda c: row(
@@ -478,13 +479,12 @@ def encounter_class(code: Column) -> Column:
 
 
 def map_encounters(typed, urls, patient_ids) -> DataFrame:
-    t = _clinical(typed, urls, patient_ids)
+    t = with_dates(_clinical(typed, urls, patient_ids), "period_start", "period_end")
     codes = codings(F.col("vrows"))
     none = F.array(F.struct(*[F.lit(None).cast("string").alias(n) for n in ("system", "code", "display")]))
     t = t.withColumns({
-        "_start": C.parse_date(v("period_start")),
-        "_end": C.parse_date(v("period_end")),
-        "_bad_date": _any_bad_date(v("period_start"), v("period_end")),
+        "_start": d("period_start"),
+        "_end": d("period_end"),
         "_class": encounter_class(v("class_code")),
         "_codes": F.when(F.size(codes) > 0, codes).otherwise(none),
     })
