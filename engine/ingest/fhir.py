@@ -75,6 +75,31 @@ def _count(df: DataFrame, *extra: str) -> list[tuple]:
             df.groupBy(*keys).agg(F.count(F.lit(1)).alias("n")).collect()]
 
 
+@dataclass
+class _ReadCounts:
+    """A read stage's outcomes counted in one job, with what else that job can tell."""
+    counts: list[Count]                  # decided at read: (resource_type, outcome, reason, n)
+    bad_utf8: int                        # records with bytes that were not UTF-8
+    mapped: dict[str, tuple[int, int]]   # type still to map → (records with an id, distinct ids)
+    to_map: int                          # records still to map
+
+
+def _count_read(df: DataFrame, id_col: str) -> _ReadCounts:
+    rows = (df.groupBy("resource_type", "outcome", "reason")
+            .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("bad_utf8").cast("int")).alias("bad"),
+                 F.count(id_col).alias("ids"), F.count_distinct(id_col).alias("distinct_ids")).collect())
+    return _ReadCounts(
+        counts=[(r["resource_type"], r["outcome"], r["reason"], r["n"]) for r in rows
+                if r["outcome"] is not None and r["outcome"] != REROUTE],
+        bad_utf8=sum(r["bad"] or 0 for r in rows if r["outcome"] != REROUTE),
+        mapped={r["resource_type"]: (r["ids"], r["distinct_ids"]) for r in rows if r["outcome"] is None},
+        to_map=sum(r["n"] for r in rows if r["outcome"] is None))
+
+
+def _bad_utf8_by_file(df: DataFrame) -> dict[str, int]:
+    return {r["source_file"]: r["count"] for r in df.filter(F.col("bad_utf8")).groupBy("source_file").count().collect()}
+
+
 class _Stages:
     """Stage outputs written to ``work_dir/<name>`` as Parquet and read back."""
 
@@ -206,15 +231,19 @@ def _read_fhir(spark: SparkSession, inv: Inventory, stages: _Stages, views: dict
     counts: list[Count] = []
     bad_utf8: dict[str, int] = {}
     ndjson_stages: dict[str, DataFrame] = {}
+    # type → its parts' (records with an id, distinct ids): which types can hold a duplicated id
+    id_counts: dict[str, list[tuple[int, int]]] = {}
     for rtype, paths in sorted(by_type.items()):
         t = time.monotonic()
-        kept, c = stages.keep_counted(_typed_stage(spark, inv, paths, views[rtype], tuple(views)), f"ndjson_{rtype}", "bad_utf8")
+        kept = stages.keep(_typed_stage(spark, inv, paths, views[rtype], tuple(views)), f"ndjson_{rtype}")
         ndjson_stages[rtype] = kept
-        counts += [(rt, o, r, n) for rt, o, r, _, n in c if o is not None and o != REROUTE]
-        if any(bad for *_, bad, _ in c):
-            for row in kept.filter(F.col("bad_utf8") & (F.col("outcome").isNull() | (F.col("outcome") != REROUTE))) \
-                           .groupBy("source_file").count().collect():
-                bad_utf8[row["source_file"]] = bad_utf8.get(row["source_file"], 0) + row["count"]
+        rc = _count_read(kept, "id")
+        counts += rc.counts
+        for rt, pair in rc.mapped.items():
+            id_counts.setdefault(rt, []).append(pair)
+        if rc.bad_utf8:
+            for f, n in _bad_utf8_by_file(kept.filter(F.col("outcome").isNull() | (F.col("outcome") != REROUTE))).items():
+                bad_utf8[f] = bad_utf8.get(f, 0) + n
         log.info("ingest: %s NDJSON file(s) of %s read in %.1f s", len(paths), rtype, time.monotonic() - t)
 
     # 2. everything else as text: JSON files, NDJSON files of other types, lines of another type
@@ -223,17 +252,22 @@ def _read_fhir(spark: SparkSession, inv: Inventory, stages: _Stages, views: dict
         part = kept.filter(F.col("outcome") == REROUTE).select("source_file", F.col("json").alias("text"), "bad_utf8")
         reroute = part if reroute is None else reroute.unionByName(part)
     records = None
+    records_types: set[str] = set()
     urls = None
     if inv.json or other_ndjson or unreadable or _has(reroute):
         t = time.monotonic()
-        records, c = stages.keep_counted(
-            read_records(spark, inv, tuple(views), unreadable, ndjson=other_ndjson, extra=reroute),
-            "records", "bad_utf8")
-        counts += [(rt, o, r, n) for rt, o, r, _, n in c if o is not None]
-        if any(bad for *_, bad, _ in c):
-            for row in records.filter(F.col("bad_utf8")).groupBy("source_file").count().collect():
-                bad_utf8[row["source_file"]] = bad_utf8.get(row["source_file"], 0) + row["count"]
-        log.info("ingest: %s records read from Bundles and other files in %.1f s", _fmt(sum(n for *_, n in c)),
+        records = stages.keep(read_records(spark, inv, tuple(views), unreadable, ndjson=other_ndjson, extra=reroute),
+                              "records")
+        rc = _count_read(records, "resource_id")
+        counts += rc.counts
+        for rt, pair in rc.mapped.items():
+            id_counts.setdefault(rt, []).append(pair)
+        records_types = set(rc.mapped)
+        if rc.bad_utf8:
+            for f, n in _bad_utf8_by_file(records).items():
+                bad_utf8[f] = bad_utf8.get(f, 0) + n
+        log.info("ingest: %s records read from Bundles and other files in %.1f s",
+                 _fmt(sum(n for *_, n in rc.counts) + rc.to_map),
                  time.monotonic() - t)
         if inv.json or reroute is not None:
             urls = stages.keep(M.url_index(records), "urls")
@@ -252,7 +286,7 @@ def _read_fhir(spark: SparkSession, inv: Inventory, stages: _Stages, views: dict
         parts = []
         if rtype in ndjson_stages:
             parts.append(_typed("ndjson", ndjson_stages[rtype]))
-        if records is not None:
+        if rtype in records_types:
             parts.append(_from_records(records, views[rtype]))
         if not parts:
             return None
@@ -270,7 +304,10 @@ def _read_fhir(spark: SparkSession, inv: Inventory, stages: _Stages, views: dict
             return None
         t = time.monotonic()
         losers = None
-        if M.has_duplicate_ids(df):
+        parts = id_counts.get(rtype, [])
+        # one part whose ids are all distinct cannot hold a duplicate; two parts may share an id
+        maybe = len(parts) != 1 or parts[0][0] > parts[0][1]
+        if maybe and M.has_duplicate_ids(df):
             df, losers = M.mark_duplicates(df)
         out = mapper(df)
         if losers is not None:
