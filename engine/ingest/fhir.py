@@ -192,17 +192,16 @@ def _typed_stage(spark: SparkSession, inv: Inventory, files: list[Path], iv: Ing
         F.when(mapped, view_rows(iv)).alias("vrows"), "outcome", "reason")
 
 
-def _typed(kind: str, df: DataFrame) -> DataFrame:
-    """The common columns of M.TYPED from an NDJSON stage (``kind`` ndjson) or from records."""
-    if kind == "ndjson":
-        return df.filter(F.col("outcome").isNull()).select(
-            "source_file", F.col("source_file").alias("bundle_key"), F.lit(None).cast("string").alias("full_url"),
-            F.lit(0).alias("depth"), "resource_type", "id", "json", F.lit(False).alias("unreadable"),
-            "last_updated", "text_hash", "text_length", "vrows")
-    return df
+def _from_ndjson(df: DataFrame) -> DataFrame:
+    """The typed resources (columns M.TYPED) of an NDJSON stage."""
+    return df.filter(F.col("outcome").isNull()).select(
+        "source_file", F.col("source_file").alias("bundle_key"), F.lit(None).cast("string").alias("full_url"),
+        F.lit(0).alias("depth"), "resource_type", "id", "json", F.lit(False).alias("unreadable"),
+        "last_updated", "text_hash", "text_length", "vrows")
 
 
 def _from_records(records: DataFrame, iv: IngestView) -> DataFrame:
+    """The typed resources (columns M.TYPED) of one type among the records, parsed from their text."""
     t = records.filter((F.col("resource_type") == iv.resource) & F.col("outcome").isNull())
     t = t.withColumn(ROOT, F.from_json("json", iv.schema))
     return t.select("source_file", "bundle_key", "full_url", "depth", "resource_type",
@@ -285,7 +284,7 @@ def _read_fhir(spark: SparkSession, inv: Inventory, stages: _Stages, views: dict
     def typed(rtype: str) -> DataFrame | None:
         parts = []
         if rtype in ndjson_stages:
-            parts.append(_typed("ndjson", ndjson_stages[rtype]))
+            parts.append(_from_ndjson(ndjson_stages[rtype]))
         if rtype in records_types:
             parts.append(_from_records(records, views[rtype]))
         if not parts:

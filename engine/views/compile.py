@@ -572,9 +572,8 @@ def _repeat(node: dict, ctx: Ctx) -> Part:
             out = model.merge(out, t)
         return out
 
-    # build the body first: it records what a node's rows read
-    body_probe = rows(F.col("__probe"), F.lit(0))
-    del body_probe
+    # compile the body once before the schema is built: compiling records what a node's rows read
+    rows(F.lit(None), F.lit(0))
     levels = [inner_tree]
     for _ in range(REPEAT_DEPTH - 1):
         levels.insert(0, model.merge(inner_tree, wrap(levels[0])))
