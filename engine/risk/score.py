@@ -32,4 +32,9 @@ def score(spark: SparkSession, features_df: DataFrame, artifact_dir: str | Path 
             risk, factors = m.top_factors(pdf)
             yield pd.DataFrame({"patient_id": pdf["patient_id"].astype(str), "risk": risk, "top_factors": factors})
 
-    return features_df.select("patient_id", *model.features).mapInPandas(apply, SCHEMA)
+    # One task, rows in patient-id order: the last bits of a predicted probability depend on where the
+    # row sits in the batch BLAS sees, so a fixed order makes a risk depend on the patient alone, not
+    # on the order the input files held the records in (the three layouts give identical worklists).
+    # Only the listed candidates are scored (hundreds per PCN), so one task is no bottleneck.
+    ordered = features_df.select("patient_id", *model.features).repartition(1).sortWithinPartitions("patient_id")
+    return ordered.mapInPandas(apply, SCHEMA)
