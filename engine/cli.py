@@ -1,4 +1,5 @@
-"""``casefind``: generate a population, ingest, run the pipeline, train, run the demo, explain a cohort.
+"""``casefind``: generate a population, ingest, run the pipeline, train, run the demo, explain a cohort,
+list the codelists.
 
 A problem the user can fix (bad argument, missing input, bad config) is one line on stderr and exit
 status 2, found before Spark starts wherever it can be; a failure during the run is one line naming
@@ -62,6 +63,7 @@ EXAMPLES = {
     "view": "casefind view conf/views/events.Observation.json --input /data/export-2026-03 --out observations.csv",
     "sweep": "casefind sweep hypertension --set clinic_stage1_systolic=135,140,145 --record /data/record-2026-03 "
              "--as-of 2026-03-31 --out /data/sweep",
+    "codelists": "casefind codelists\n  casefind codelists --json > codelists.json",
 }
 
 
@@ -169,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True, type=Path, metavar="FILE",
                    help="FILE.csv or FILE.parquet (created owner-only; not inside --input)")
     _spark_options(v)
+
+    c = _sub(sub, "codelists", "list the codelists in use: source, version, rows, code systems, SHA-256 of each file")
+    c.add_argument("--json", action="store_true", help="print JSON (every field in full) instead of the table")
 
     e = _sub(sub, "explain", "print a cohort's rule in plain English with current parameters")
     e.add_argument("cohort", help="cohort name: smr, care_home, hypertension, af_undiagnosed, af_anticoagulation, "
@@ -324,6 +329,25 @@ def cmd_explain(args) -> None:
     print(COHORTS[args.cohort].explain(facts_params=load_facts_params()))
 
 
+def cmd_codelists(args) -> None:
+    import json
+    from engine.codelists import codelist_infos
+    infos = codelist_infos()
+    if args.json:
+        print(json.dumps([i.as_dict() for i in infos], indent=1))
+        return
+    table = [("NAME", "SOURCE", "VERSION", "ROWS", "SYSTEMS", "SHA256")]
+    for i in infos:
+        source = " + ".join(s.short() for s in i.sources) or ("no published counterpart" if i.no_counterpart else "-")
+        version = " + ".join(s.version or "-" for s in i.sources) or "-"
+        table.append((i.name, source, version, str(i.rows), ",".join(i.systems) or "-", i.sha256))
+    widths = [max(len(row[k]) for row in table) for k in range(len(table[0]) - 1)]
+    for row in table:
+        cells = [cell.rjust(w) if k == 3 else cell.ljust(w) for k, (cell, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells + [row[-1]]))
+    print(f"{len(infos)} codelists, {sum(i.rows for i in infos)} rows")
+
+
 def _terminated(signum, frame):
     # SIGTERM (a scheduler's cancel, a cluster manager's kill) unwinds like Ctrl-C, so the partial
     # output folder and any private work folder are removed on the way out.
@@ -336,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.WARNING)   # its INFO lines are connection chatter
     commands = {"generate": cmd_generate, "ingest": cmd_ingest, "run": cmd_run, "demo": cmd_demo,
-                "explain": cmd_explain, "train": cmd_train, "sweep": cmd_sweep, "view": cmd_view}
+                "explain": cmd_explain, "train": cmd_train, "sweep": cmd_sweep, "view": cmd_view,
+                "codelists": cmd_codelists}
     debug = os.environ.get("CASEFIND_DEBUG") == "1"
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)

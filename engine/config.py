@@ -44,6 +44,31 @@ def pipeline_config() -> dict:
     return read_yaml(conf_dir() / "pipeline.yaml")
 
 
+DEFAULT_LSOA_IMD = "lsoa_imd.csv"
+
+
+def lsoa_imd_path() -> Path:
+    """The LSOA → IMD decile file: ``lsoa_imd`` in ``conf/pipeline.yaml`` (a path relative to the
+    conf folder, or absolute), else ``conf/lsoa_imd.csv``.
+
+    A file the setting names must exist (ConfigError, one line, naming the setting and the path);
+    with no setting the default file may be absent (ingest then leaves imd_decile empty, with a
+    warning).
+    """
+    setting = pipeline_config().get("lsoa_imd")
+    if setting is None:
+        return conf_dir() / DEFAULT_LSOA_IMD
+    where = f"{conf_dir() / 'pipeline.yaml'}: lsoa_imd"
+    if not isinstance(setting, str) or not setting.strip():
+        raise ConfigError(f"{where} must be a file path (relative to {conf_dir()} or absolute), got {setting!r}")
+    path = Path(setting.strip()).expanduser()
+    if not path.is_absolute():
+        path = conf_dir() / path
+    if not path.is_file():
+        raise ConfigError(f"{where} names {path}, which is not a file")
+    return path
+
+
 @dataclass(frozen=True)
 class Param:
     """What a parameter may hold; its value lives only in its YAML file."""

@@ -123,12 +123,21 @@ def _ingest(spark, input_path: Path, fmt: str | None, dest: Path, clock: _Clock,
     from engine.ingest import ingest
     log.info("ingest: reading %s (%s)", input_path, fmt or "format detected from file names")
     result = ingest(spark, input_path, fmt, dest, as_of=as_of)
-    rows, totals = result.report["canonical_rows"], result.report["totals"]
-    canonical_q = sum(n for reasons in result.report.get("canonical_quarantined", {}).values() for n in reasons.values())
-    log.info("ingest: %s patients, %s events, %s medications; %s records quarantined at read and %s at the "
-             "canonical checks; %.1f s", rows.get("patients"), rows.get("events"), rows.get("medications"),
-             totals["quarantined"], canonical_q, clock.lap("ingest"))
+    rows = result.report["canonical_rows"]
+    read_q, canonical_q = quarantined_counts(result.report)
+    log.info("ingest: %s patients, %s events, %s medications; %s records quarantined (%s at read, %s at the "
+             "canonical checks); %.1f s", rows.get("patients"), rows.get("events"),
+             rows.get("medications"), f"{read_q + canonical_q:,}", f"{read_q:,}", f"{canonical_q:,}",
+             clock.lap("ingest"))
     return result
+
+
+def quarantined_counts(report: dict) -> tuple[int, int]:
+    """(records quarantined at read, rows quarantined at the canonical checks) of an ingest report:
+    a run's quarantine total is their sum (the canonical step quarantines, e.g., values with an
+    unknown unit after every record was read)."""
+    canonical_q = sum(n for reasons in report.get("canonical_quarantined", {}).values() for n in reasons.values())
+    return report["totals"]["quarantined"], canonical_q
 
 
 def _write_json(path: Path, data: dict) -> str:

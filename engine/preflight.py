@@ -7,7 +7,7 @@ file and the key. Only files are read; no Spark, no input data.
 from __future__ import annotations
 
 from engine.codelists import read_codelist
-from engine.config import ConfigError, conf_dir, load_facts_params, pipeline_config
+from engine.config import ConfigError, conf_dir, load_facts_params, lsoa_imd_path, pipeline_config
 
 PIPELINE_KEYS = {"lsoa_imd"}
 
@@ -26,6 +26,7 @@ def check_config(cohort_names: list[str] | None = None) -> list[str]:
     if extra:
         raise ConfigError(f"{conf_dir() / 'pipeline.yaml'}: unknown setting(s) {', '.join(extra)} "
                           f"(known: {', '.join(sorted(PIPELINE_KEYS))})")
+    lsoa_imd_path()        # the IMD file pipeline.yaml names exists
     load_facts_params()
     for name in names:
         COHORTS[name].params()

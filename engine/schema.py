@@ -53,11 +53,21 @@ EVENTS = _schema(
     ("kind", S),     # condition / observation / procedure / finding
     ("status", S),   # active / resolved / refuted / entered-in-error
     ("source_id", S),
+    # value and unit as the source wrote them (engine.ingest.units converts value/unit; these keep
+    # the original, e.g. 192 mg/dL beside 4.9651 mmol/L, so a reason can quote the lab report)
+    ("value_recorded", DBL), ("unit_recorded", S),
 )
 
 MEDICATIONS = _schema(
     ("patient_id", S), ("date", D), ("end_date", D), ("system", S), ("code", S), ("display", S),
     ("status", S), ("quantity", DBL), ("source_id", S),
+    # kind (CLINICAL_RULES §0): issue (one prescription issued on ``date``), authorisation (a repeat
+    # template or standing order covering ``date`` to ``end_date``; open while active when no end),
+    # or other (a request that is neither, e.g. a proposal: never counted)
+    ("kind", S),
+    # supply_days: dispenseRequest.expectedSupplyDuration in days, when given (one implied issue per
+    # started period of this length; 28 days when null)
+    ("supply_days", I),
 )
 
 REFERRALS = _schema(

@@ -64,7 +64,17 @@ class Population:
         self.rows["medications"].append(dict(
             patient_id=pid, date=date, end_date=date + dt.timedelta(days=28), system=system, code=code,
             display=None, status=status, quantity=float(quantity),
-            source_id=source_id or f"MedicationRequest/{next(self._ids)}"))
+            source_id=source_id or f"MedicationRequest/{next(self._ids)}", kind="issue"))
+
+    def authorisation(self, pid: str, coding: tuple[str, str], start: dt.date, end: dt.date | None = None,
+                      status: str = "active", supply_days: int | None = None, source_id: str | None = None) -> None:
+        """A repeat authorisation or standing order (CLINICAL_RULES §0) covering ``start`` to ``end``
+        (open while active when no end)."""
+        system, code = coding
+        self.rows["medications"].append(dict(
+            patient_id=pid, date=start, end_date=end, system=system, code=code, display=None, status=status,
+            quantity=None, source_id=source_id or f"MedicationRequest/{next(self._ids)}", kind="authorisation",
+            supply_days=supply_days))
 
     def referral(self, pid: str, coding: tuple[str, str], date: dt.date, priority: str = "urgent",
                  status: str = "active", outcome_date: dt.date | None = None) -> None:

@@ -109,6 +109,25 @@ named("issue_on_as_of", None, issued(APIXABAN_DMD, AS_OF), sex="female", age=80)
 named("never_anticoagulated", LISTED, with_codes(), sex="female", age=80)
 
 
+# --- repeat authorisations (CLINICAL_RULES §0): a standing order covers the days it is in force ------
+def authorised(start, end=None, status="active"):
+    def build(p, pid):
+        af(p, pid)
+        p.authorisation(pid, WARFARIN_RX, start, end=end, status=status)
+    return build
+
+
+# Synthea's long-term warfarin patient: one active order authored years ago is anticoagulation today
+named("warfarin_authorised_2018_still_active", None, authorised(dt.date(2018, 6, 1)), sex="female", age=80)
+named("authorisation_ended_in_window", None, authorised(dt.date(2018, 6, 1), end=months_ago(2), status="completed"),
+      sex="female", age=80)
+named("authorisation_ended_before_window", LISTED,
+      authorised(dt.date(2018, 6, 1), end=months_ago(6, days=1), status="completed"), sex="female", age=80)
+named("authorisation_stopped_undated_2018", LISTED, authorised(dt.date(2018, 6, 1), status="stopped"),
+      sex="female", age=80)
+named("authorisation_cancelled", LISTED, authorised(dt.date(2018, 6, 1), status="cancelled"), sex="female", age=80)
+
+
 # --- the register and exclusions (female 80: score 3) ---------------------------------------------
 @case(None, sex="female", age=80)
 def palliative(p, pid):
@@ -272,23 +291,27 @@ def test_score_and_age_columns_for_ranking(listed):
     assert COHORT.rank == (("cha2ds2_vasc", True), ("age", True))
     assert (listed["female_85_everything"]["cha2ds2_vasc"], listed["female_85_everything"]["age"]) == (9, 85)
     assert (listed["male_75_today"]["cha2ds2_vasc"], listed["male_75_today"]["age"]) == (2, 75)
-    assert listed["male_65_today_hypertension"]["cha2ds2_vasc_factors"] == "hypertension, age 65"
+    assert listed["male_65_today_hypertension"]["cha2ds2_vasc_factors"] == "hypertension: 1, age 65: 1"
     assert listed["male_75_today"]["af_coded"] == OLD
 
 
 def test_reason_quotes_register_score_and_anticoagulation(listed):
     reason = listed["never_anticoagulated"]["reason"]
-    assert reason == ("On the AF register (AF coded 2016-03-01); CHA2DS2-VASc 3 (age 80 (2), female); "
+    assert reason == ("On the AF register (AF coded 2016-03-01); CHA2DS2-VASc 3 (age 80: 2, female: 1); "
                       "no oral anticoagulant on record.")
     stopped = listed["issue_6_months_and_a_day_ago"]["reason"]
     assert stopped.endswith(f"last oral anticoagulant Apixaban 5mg tablets issued on "
                             f"{months_ago(6, days=1).isoformat()}, none since {months_ago(6).isoformat()}.")
     assert "AF coded 2020-04-09" in listed["af_rediagnosed"]["reason"]
+    ended = listed["authorisation_ended_before_window"]["reason"]
+    assert ended.endswith(f"last oral anticoagulant Warfarin Sodium 5 MG Oral Tablet repeat authorised "
+                          f"2018-06-01 to {months_ago(6, days=1).isoformat()}, none since {months_ago(6).isoformat()}.")
     # an issue after the run date is not "the last"
     assert listed["issue_only_after_as_of"]["reason"].endswith("; no oral anticoagulant on record.")
     assert listed["female_85_everything"]["reason"] == (
-        "On the AF register (AF coded 2016-03-01); CHA2DS2-VASc 9 (heart failure, hypertension, age 85 (2), "
-        "diabetes, stroke/TIA/thromboembolism (2), vascular disease, female); no oral anticoagulant on record.")
+        "On the AF register (AF coded 2016-03-01); CHA2DS2-VASc 9 (heart failure: 1, hypertension: 1, "
+        "age 85: 2, diabetes: 1, stroke/TIA/thromboembolism: 2, vascular disease: 1, female: 1); no oral anticoagulant "
+        "on record.")
 
 
 def test_the_latest_issue_is_quoted(listed):

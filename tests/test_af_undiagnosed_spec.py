@@ -190,6 +190,19 @@ def issue_cancelled(p, pid): p.medication(pid, APIXABAN_DMD, RECENT, status="can
 def issue_draft(p, pid): p.medication(pid, APIXABAN_DMD, RECENT, status="draft")
 
 
+# repeat authorisations (CLINICAL_RULES §0): a standing order in force is anticoagulation in the window
+@case(OAC)
+def standing_order_since_2019(p, pid): p.authorisation(pid, APIXABAN_DMD, dt.date(2019, 4, 1))
+@case(OAC)
+def authorisation_ended_in_window(p, pid):
+    p.authorisation(pid, APIXABAN_DMD, dt.date(2019, 4, 1), end=months_ago(5), status="completed")
+@case(None)
+def authorisation_ended_before_window(p, pid):
+    p.authorisation(pid, APIXABAN_DMD, dt.date(2019, 4, 1), end=months_ago(6, days=1), status="completed")
+@case(None)
+def authorisation_draft(p, pid): p.authorisation(pid, APIXABAN_DMD, dt.date(2019, 4, 1), status="draft")
+
+
 @case(OAC)
 def several_issues(p, pid):
     for months in (1, 2, 3):
@@ -403,7 +416,7 @@ def test_reason_quotes_the_signal_date_and_score(listed):
     reason = listed["high_score"]["reason"]
     assert reason.startswith(f"ECG showing atrial fibrillation (SNOMED 164889003) on {RECENT.isoformat()} "
                              "(ECG AF or flutter); no AF diagnosis;")
-    assert reason.endswith("CHA2DS2-VASc 6 (hypertension, age 80 (2), stroke/TIA/thromboembolism (2), female).")
+    assert reason.endswith("CHA2DS2-VASc 6 (hypertension: 1, age 80: 2, stroke/TIA/thromboembolism: 2, female: 1).")
     device = listed["device_detected"]["reason"]
     assert device.startswith("Device-detected atrial fibrillation (SNOMED 1105331000000106)")
     assert "Irregular pulse (SNOMED 248652003)" in listed["irregular_pulse_248652003"]["reason"]
@@ -431,6 +444,9 @@ def test_reason_for_anticoagulant_only_names_the_medicine(listed):
                              "with no recorded indication: no AF, DVT, PE or valve-replacement code;")
     assert reason.endswith("CHA2DS2-VASc 0.")
     assert f"3 issues since {months_ago(6).isoformat()}" in listed["several_issues"]["reason"]
+    assert listed["standing_order_since_2019"]["reason"].startswith(
+        "Oral anticoagulant Apixaban 5mg tablets repeat authorised since 2019-04-01, still active (7 issues since "
+        f"{months_ago(6).isoformat()}) with no recorded indication")
 
 
 def test_strongest_then_latest_signal_is_quoted(listed):
@@ -490,7 +506,7 @@ def test_evidence_field_order_and_absent_fields(listed):
 def test_cha2ds2_vasc_column_for_ranking(listed):
     assert (listed["high_score"]["cha2ds2_vasc"], listed["ecg_af"]["cha2ds2_vasc"]) == (6, 0)
     assert listed["high_score"]["cha2ds2_vasc_factors"] == (
-        "hypertension, age 80 (2), stroke/TIA/thromboembolism (2), female")
+        "hypertension: 1, age 80: 2, stroke/TIA/thromboembolism: 2, female: 1")
     assert listed["ecg_af"]["cha2ds2_vasc_factors"] is None                # empty text is no text
     assert COHORT.rank == (("cha2ds2_vasc", True),)
 

@@ -292,3 +292,43 @@ def test_parquet_typed_columns_are_read_as_their_text(parquet_run):
     result, _ = parquet_run
     assert [(r["patient_id"], r["birth_date"]) for r in result.tables["patients"].collect()] == [("p1", D(1950, 2, 3))]
     assert [(r["date"], r["quantity"]) for r in result.tables["medications"].collect()] == [(D(2025, 2, 1), 28.0)]
+
+
+# --- event status outside the canonical vocabulary -------------------------------------------------
+
+STATUSES = {    # event id → (status cell, canonical status, or None: quarantined as "unknown status")
+    "s1": ("final", "active"), "s2": ("Amended", "active"), "s3": (" corrected ", "active"),
+    "s4": ("inactive", "resolved"), "s5": ("REMISSION", "resolved"), "s6": ("resolved", "resolved"),
+    "s7": ("Active", "active"), "s8": ("refuted", "refuted"), "s9": ("entered-in-error", "entered-in-error"),
+    "s10": ("", "active"), "s11": ("preliminary", None), "s12": ("unknown", None), "s13": ("entered in error", None),
+}
+
+
+@pytest.fixture(scope="module")
+def status_run(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("extract_status")
+    src = _minimal(base / "in", patients=f"{PATIENT_COLS}\np1,,,,1950-01-01,,,,A1,,,\n")
+    lines = [EVENT_COLS] + [f'{eid},p1,2025-01-0{1 + i % 9},snomedct,38341003,Hypertension,,,condition,"{cell}"'
+                            for i, (eid, (cell, _)) in enumerate(STATUSES.items())]
+    (src / "events.csv").write_text("\n".join(lines) + "\n")
+    cl, imd = _conf(base)
+    result = ingest(spark, src, "gp-extract", base / "out", codelist_dir=cl, imd_path=imd)
+    q = spark.read.parquet(result.quarantine_path).filter("resource_type = 'events'").collect()
+    return result, q
+
+
+def test_event_status_values_fhir_defines_are_mapped(status_run):
+    result, _ = status_run
+    got = {r["source_id"]: r["status"] for r in result.tables["events"].collect()}
+    assert got == {eid: status for eid, (_, status) in STATUSES.items() if status is not None}
+
+
+def test_event_status_outside_the_vocabulary_is_quarantined_and_counted(status_run):
+    result, q = status_run
+    check_invariant(result.report)
+    assert result.report["records"]["events"] == {"read": 13, "ingested": 10, "quarantined": 3, "skipped": 0}
+    assert result.report["quarantine_by_type"]["events"] == {"unknown status": 3}
+    assert sorted((r["stage"], r["reason"], r["source_file"], json.loads(r["record"])["status"]) for r in q) == [
+        ("read", "unknown status", "events.csv:12", "preliminary"),
+        ("read", "unknown status", "events.csv:13", "unknown"),
+        ("read", "unknown status", "events.csv:14", "entered in error")]

@@ -42,20 +42,20 @@ def plain(pid: str, score: int, factors: str, **attrs) -> None:
 
 # --- sex and age ---------------------------------------------------------------------------------
 plain("male_50", 0, "", sex="male", age=50)
-plain("female_50", 1, "female", sex="female", age=50)
+plain("female_50", 1, "female: 1", sex="female", age=50)
 plain("male_65_tomorrow", 0, "", sex="male", birth_date=born(65, days_after=1))
-plain("male_65_today", 1, "age 65", sex="male", birth_date=born(65))
-plain("male_75_tomorrow", 1, "age 74", sex="male", birth_date=born(75, days_after=1))
-plain("male_75_today", 2, "age 75 (2)", sex="male", birth_date=born(75))
-plain("female_91", 3, "age 91 (2), female", sex="female", age=91)
+plain("male_65_today", 1, "age 65: 1", sex="male", birth_date=born(65))
+plain("male_75_tomorrow", 1, "age 74: 1", sex="male", birth_date=born(75, days_after=1))
+plain("male_75_today", 2, "age 75: 2", sex="male", birth_date=born(75))
+plain("female_91", 3, "age 91: 2, female: 1", sex="female", age=91)
 
 
 # --- heart failure: a code ever ------------------------------------------------------------------
-@case(1, "heart failure", sex="male", age=50)
+@case(1, "heart failure: 1", sex="male", age=50)
 def heart_failure(p, pid): p.diagnosis(pid, HEART_FAILURE, OLD)
 
 
-@case(1, "heart failure", sex="male", age=50)
+@case(1, "heart failure: 1", sex="male", age=50)
 def heart_failure_since_resolved(p, pid):
     p.diagnosis(pid, HEART_FAILURE, OLD)
     p.diagnosis(pid, HEART_FAILURE, OLD + dt.timedelta(days=400), status="resolved")
@@ -73,12 +73,12 @@ def heart_failure_entered_in_error(p, pid): p.diagnosis(pid, HEART_FAILURE, OLD,
 def heart_failure_after_as_of(p, pid): p.diagnosis(pid, HEART_FAILURE, AS_OF + dt.timedelta(days=1))
 
 
-@case(1, "heart failure", sex="male", age=50)
+@case(1, "heart failure: 1", sex="male", age=50)
 def heart_failure_on_as_of(p, pid): p.diagnosis(pid, HEART_FAILURE, AS_OF)
 
 
 # --- hypertension: on the register ---------------------------------------------------------------
-@case(1, "hypertension", sex="male", age=50)
+@case(1, "hypertension: 1", sex="male", age=50)
 def hypertension(p, pid): p.diagnosis(pid, HYPERTENSION, OLD)
 
 
@@ -88,7 +88,7 @@ def hypertension_resolved(p, pid):
     p.diagnosis(pid, HYPERTENSION_RESOLVED, OLD + dt.timedelta(days=700))
 
 
-@case(1, "hypertension", sex="male", age=50)
+@case(1, "hypertension: 1", sex="male", age=50)
 def hypertension_rediagnosed(p, pid):
     p.diagnosis(pid, HYPERTENSION, OLD)
     p.diagnosis(pid, HYPERTENSION_RESOLVED, OLD + dt.timedelta(days=700))
@@ -102,7 +102,7 @@ def hypertension_condition_resolved(p, pid):
 
 
 # --- diabetes: on the register -------------------------------------------------------------------
-@case(1, "diabetes", sex="male", age=50)
+@case(1, "diabetes: 1", sex="male", age=50)
 def diabetes(p, pid): p.diagnosis(pid, DIABETES, OLD)
 
 
@@ -113,19 +113,19 @@ def diabetes_resolved(p, pid):
 
 
 # --- stroke / TIA / thromboembolism: 2 points, once ----------------------------------------------
-@case(2, "stroke/TIA/thromboembolism (2)", sex="male", age=50)
+@case(2, "stroke/TIA/thromboembolism: 2", sex="male", age=50)
 def stroke(p, pid): p.diagnosis(pid, STROKE, OLD)
 
 
-@case(2, "stroke/TIA/thromboembolism (2)", sex="male", age=50)
+@case(2, "stroke/TIA/thromboembolism: 2", sex="male", age=50)
 def tia(p, pid): p.diagnosis(pid, TIA, OLD)
 
 
-@case(2, "stroke/TIA/thromboembolism (2)", sex="male", age=50)
+@case(2, "stroke/TIA/thromboembolism: 2", sex="male", age=50)
 def systemic_embolism(p, pid): p.diagnosis(pid, ARTERIAL_EMBOLISM, OLD)
 
 
-@case(2, "stroke/TIA/thromboembolism (2)", sex="male", age=50)
+@case(2, "stroke/TIA/thromboembolism: 2", sex="male", age=50)
 def stroke_and_embolism_count_once(p, pid):
     p.diagnosis(pid, STROKE, OLD)
     p.diagnosis(pid, ARTERIAL_EMBOLISM, OLD + dt.timedelta(days=100))
@@ -142,19 +142,19 @@ def stroke_refuted(p, pid): p.diagnosis(pid, STROKE, OLD, status="refuted")
 
 
 # --- vascular disease: prior MI or PAD -----------------------------------------------------------
-@case(1, "vascular disease", sex="male", age=50)
+@case(1, "vascular disease: 1", sex="male", age=50)
 def myocardial_infarction(p, pid): p.diagnosis(pid, MI, OLD)
 
 
-@case(1, "vascular disease", sex="male", age=50)
+@case(1, "vascular disease: 1", sex="male", age=50)
 def old_myocardial_infarction(p, pid): p.diagnosis(pid, OLD_MI, OLD)
 
 
-@case(1, "vascular disease", sex="male", age=50)
+@case(1, "vascular disease: 1", sex="male", age=50)
 def peripheral_arterial_disease(p, pid): p.diagnosis(pid, PAD, OLD)
 
 
-@case(1, "vascular disease", sex="male", age=50)
+@case(1, "vascular disease: 1", sex="male", age=50)
 def mi_and_pad_count_once(p, pid):
     p.diagnosis(pid, MI, OLD)
     p.diagnosis(pid, PAD, OLD)
@@ -165,14 +165,14 @@ def angina_without_infarction_does_not_score(p, pid): p.diagnosis(pid, ANGINA, O
 
 
 # --- everything ----------------------------------------------------------------------------------
-@case(9, "heart failure, hypertension, age 80 (2), diabetes, stroke/TIA/thromboembolism (2), vascular disease, "
-         "female", sex="female", age=80)
+@case(9, "heart failure: 1, hypertension: 1, age 80: 2, diabetes: 1, stroke/TIA/thromboembolism: 2, "
+         "vascular disease: 1, female: 1", sex="female", age=80)
 def maximum_nine(p, pid):
     for coding in (HEART_FAILURE, HYPERTENSION, DIABETES, STROKE, MI, PAD, ARTERIAL_EMBOLISM):
         p.diagnosis(pid, coding, OLD)
 
 
-@case(4, "hypertension, age 70, diabetes, female", sex="female", age=70)
+@case(4, "hypertension: 1, age 70: 1, diabetes: 1, female: 1", sex="female", age=70)
 def typical_mix(p, pid):
     p.diagnosis(pid, HYPERTENSION, OLD)
     p.diagnosis(pid, DIABETES, OLD)

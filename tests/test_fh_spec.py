@@ -194,6 +194,28 @@ def ldl_5_2_tendon_xanthoma(p, pid):
 
 @case(ASSESS, age=45)
 def tc_9_5_without_ldl(p, pid): p.event(pid, TC, RECENT, 9.5)
+@case(ASSESS, age=45)
+def tc_9_5_with_ldl_3(p, pid):
+    p.event(pid, TC, RECENT, 9.5)
+    p.event(pid, LDL, RECENT, 3.0)
+
+
+# --- the value as the source recorded it (ingest keeps it beside the converted one) ---------------
+def recorded(p, pid, coding, day, value, unit, mmol):
+    """A result the source wrote as ``value unit`` that ingest converted to ``mmol`` mmol/L (rounded to 4
+    decimals, as ingest does)."""
+    p.event(pid, coding, day, round(mmol, 4), unit="mmol/L")
+    p.rows["events"][-1].update(value_recorded=float(value), unit_recorded=unit)
+
+
+@case(ASSESS)
+def ldl_192_mg_dl(p, pid): recorded(p, pid, LDL_LOINC, RECENT, 192, "mg/dL", 192 * 0.02585984)
+@case(ASSESS)
+def ldl_5_2_recorded_in_mmol(p, pid): recorded(p, pid, LDL, RECENT, 5.2, "mmol/L", 5.2)
+@case(ASSESS, age=50)
+def tc_370_mg_dl_and_ldl_5_5_mmol(p, pid):
+    recorded(p, pid, TC_LOINC, RECENT, 370, "mg/dL", 370 * 0.02585984)
+    recorded(p, pid, LDL, RECENT, 5.5, "mmol/l", 5.5)
 
 
 # --- eligibility ------------------------------------------------------------------------------------
@@ -272,14 +294,16 @@ def test_each_criterion_failing_alone(considered):
 
 def test_reason_quotes_values_dates_and_the_lower_bound(listed):
     reason = listed["ldl_6_5_premature_chd"]["reason"]
+    chd = birthday(born(62), 50).isoformat()
     assert reason.startswith(f"Highest recorded LDL-C 6.5 mmol/L on {RECENT.isoformat()} (> 4.9). "
-                             "DLCN score at least 7 (> 5: refer for genetic testing) from LDL-C 6.5 → 5, premature CHD")
+                             "DLCN score at least 7 (> 5: refer for genetic testing) from LDL 6.5–8.5: 5, "
+                             f"premature CHD (first code {chd}, age 50): 2 — a lower bound")
     assert "lower bound" in reason and "family history" in reason and reason.endswith("No FH diagnosis code.")
     young = listed["tc_8_day_before_30th_birthday"]["reason"]
     assert "total cholesterol 8 mmol/L on" in young and "at age 29 (> 7.5 under 30)" in young
     assert "(not above 5: assess)" in listed["ldl_4_91"]["reason"]
     # two decimals where the value has them: 4.91 must never read as 4.9 next to "> 4.9"
-    assert "LDL-C 4.91 mmol/L on" in listed["ldl_4_91"]["reason"] and "from LDL-C 4.91 → 1" in listed["ldl_4_91"]["reason"]
+    assert "LDL-C 4.91 mmol/L on" in listed["ldl_4_91"]["reason"] and "from LDL 4.0–4.9: 1 —" in listed["ldl_4_91"]["reason"]
     assert "total cholesterol 7.51 mmol/L on" in listed["tc_7_51_at_25"]["reason"]
 
 
@@ -298,7 +322,7 @@ def test_whole_reason_and_evidence(listed):
     assert row["reason"] == (
         f"Highest recorded total cholesterol 8 mmol/L on {young} at age 29 (> 7.5 under 30); total cholesterol "
         f"9.2 mmol/L on {oldest} (> 9.0); LDL-C 5 mmol/L on {RECENT.isoformat()} (> 4.9). DLCN score at least 3 "
-        "(not above 5: assess) from LDL-C 5 → 3 — a lower bound: family history, corneal arcus and DNA results "
+        "(not above 5: assess) from LDL 5.0–6.4: 3 — a lower bound: family history, corneal arcus and DNA results "
         "are not in the record, and the highest LDL-C may be a treated value. No FH diagnosis code.")
     assert row["evidence"] == (
         f'{{"max_total_cholesterol":9.2,"max_total_cholesterol_date":"{oldest}",'
@@ -396,3 +420,51 @@ CLINICAL_VALUES = {       # yaml key → (value, a quote from CLINICAL_RULES.md 
 
 def test_clinical_values_match_clinical_rules():
     clinical_values(COHORT, CLINICAL_VALUES)
+
+
+# --- the reason a GP can check against the lab report ----------------------------------------------
+def test_reason_quotes_the_value_as_recorded_beside_the_converted_one(listed):
+    day = RECENT.isoformat()
+    assert listed["ldl_192_mg_dl"]["criteria"] == f"LDL-C 192 mg/dL = 4.97 mmol/L on {day} (> 4.9)"
+    assert listed["ldl_192_mg_dl"]["reason"].startswith(
+        f"Highest recorded LDL-C 192 mg/dL = 4.97 mmol/L on {day} (> 4.9). DLCN score at least 1 "
+        "(not above 5: assess) from LDL 4.0–4.9: 1 — a lower bound")
+    # recorded in mmol/L (any spelling): the value once, no "="
+    assert listed["ldl_5_2_recorded_in_mmol"]["criteria"] == f"LDL-C 5.2 mmol/L on {day} (> 4.9)"
+    assert listed["tc_370_mg_dl_and_ldl_5_5_mmol"]["criteria"] == (
+        f"total cholesterol 370 mg/dL = 9.57 mmol/L on {day} (> 9.0); LDL-C 5.5 mmol/L on {day} (> 4.9)")
+
+
+def test_reason_lists_dlcn_components_with_points_after_a_colon(listed):
+    def parts(pid):
+        reason = listed[pid]["reason"]
+        return reason[reason.index(" from ") + 6:reason.index(" — a lower bound")]
+    stroke = birthday(born(62), 50).isoformat()
+    assert parts("dlcn_6_ldl_6_5_premature_stroke") == (
+        f"LDL 6.5–8.5: 5, premature cerebral/peripheral vascular disease (first code {stroke}, age 50): 1")
+    assert parts("ldl_8_51") == "LDL > 8.5: 8"
+    assert parts("ldl_8_5") == "LDL 6.5–8.5: 5"
+    assert parts("ldl_6_45_premature_chd_gap_scores_3").startswith("LDL 5.0–6.4: 3, premature CHD (first code ")
+    assert parts("ldl_5_2_tendon_xanthoma") == "LDL 5.0–6.4: 3, tendon xanthoma (coded 2021-04-01): 6"
+    assert parts("tc_9_5_without_ldl") == "no LDL-C recorded: 0"
+    assert parts("tc_9_5_with_ldl_3") == "LDL < 4.0: 0"
+
+
+def test_reason_from_an_extract_recorded_in_mg_dl(spark, tmp_path):
+    """End to end: a GP extract's LDL-C of 192 mg/dL is converted at ingest and quoted as recorded."""
+    from engine.ingest import ingest
+    from engine.record import Record
+    from test_ingest import _conf
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "practices.csv").write_text("practice_id,practice_name,pcn_id,pcn_name\nA10001,Surgery,U00001,PCN\n")
+    (src / "patients.csv").write_text(
+        "patient_id,nhs_number,given_name,family_name,birth_date,sex,death_date,lsoa_code,practice_id,"
+        "registration_start,registration_end,care_home\np1,9990000018,A,B,1970-01-01,male,,,A10001,2001-01-01,,\n")
+    (src / "events.csv").write_text("event_id,patient_id,date,system,code,display,value,unit,kind,status\n"
+                                    f"e1,p1,{RECENT.isoformat()},loinc,18262-6,LDL,192,mg/dL,observation,final\n")
+    cl, imd = _conf(tmp_path)
+    result = ingest(spark, src, "gp-extract", tmp_path / "out", codelist_dir=cl, imd_path=imd)
+    (row,) = evaluate(COHORT, Record.from_tables(result.tables), AS_OF).where("member").collect()
+    assert row["criteria"] == f"LDL-C 192 mg/dL = 4.97 mmol/L on {RECENT.isoformat()} (> 4.9)"

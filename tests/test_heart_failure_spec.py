@@ -250,6 +250,35 @@ def loop_diuretic_with_hf_diagnosis(p, pid):
     p.medication(pid, FUROSEMIDE, months_ago(2))
 
 
+# repeat authorisations (CLINICAL_RULES §0): a standing order implies an issue per started 28 days
+@case(LOOP)
+def furosemide_standing_order_in_force(p, pid): p.authorisation(pid, FUROSEMIDE_RX, dt.date(2022, 3, 1))
+
+
+@case(LOOP)
+def furosemide_authorisation_ended_29_days_into_window(p, pid):
+    p.authorisation(pid, FUROSEMIDE, dt.date(2022, 3, 1), end=months_ago(6) + dt.timedelta(days=28),
+                    status="completed")
+
+
+@case(None)
+def furosemide_authorisation_ended_28_days_into_window(p, pid):
+    p.authorisation(pid, FUROSEMIDE, dt.date(2022, 3, 1), end=months_ago(6) + dt.timedelta(days=27),
+                    status="completed")
+
+
+@case(None)
+def furosemide_authorisation_ended_before_window(p, pid):
+    p.authorisation(pid, FUROSEMIDE, dt.date(2022, 3, 1), end=months_ago(7), status="completed")
+
+
+@case(None)
+def furosemide_standing_order_with_resolved_hf(p, pid):
+    p.diagnosis(pid, HF, dt.date(2020, 1, 1))
+    p.diagnosis(pid, HF, dt.date(2021, 1, 1), status="resolved")
+    p.authorisation(pid, FUROSEMIDE_RX, dt.date(2022, 3, 1))
+
+
 @case(URGENT)
 def urgent_test_outranks_loop_diuretic(p, pid):
     result(p, pid, 3000)
@@ -322,7 +351,8 @@ def flags(row) -> tuple:
 def test_each_criterion_failing_alone(considered):
     assert [c.name for c in COHORT.criteria] == ["not_on_register", "raised_ntprobnp_unactioned_or_loop_diuretic"]
     assert flags(considered["on_register"]) == (False, True)
-    assert flags(considered["loop_diuretic_with_hf_diagnosis"]) == (False, True)
+    # the loop-diuretic route itself needs no heart failure code ever (§6), so a diagnosed patient fails both
+    assert flags(considered["loop_diuretic_with_hf_diagnosis"]) == (False, False)
     assert flags(considered["echo_after"]) == (True, False)
     assert flags(considered["ntprobnp_400"]) == (True, False)
     assert flags(considered["one_furosemide_issue"]) == (True, False)
@@ -342,10 +372,13 @@ def test_reason_quotes_the_test_and_what_is_missing(listed):
 def test_reason_for_loop_diuretic_band(listed):
     reason = listed["two_furosemide_issues"]["reason"]
     assert reason.startswith(f"2 loop-diuretic issues (furosemide) since {months_ago(6).isoformat()}, "
-                             f"latest {months_ago(1).isoformat()}; no NT-proBNP since")
+                             f"latest issued on {months_ago(1).isoformat()}; no NT-proBNP since")
     assert reason.endswith("; no heart failure diagnosis.")
     assert "(bumetanide)" in listed["rxnorm_bumetanide"]["reason"]
     assert "(furosemide, torasemide)" in listed["furosemide_and_torasemide"]["reason"]
+    assert listed["furosemide_standing_order_in_force"]["reason"].startswith(
+        f"7 loop-diuretic issues (furosemide) since {months_ago(6).isoformat()}, latest repeat authorised since "
+        "2022-03-01, still active; ")
     actioned = listed["actioned_test_with_loop_diuretic"]["reason"]
     assert f"NT-proBNP 3000 ng/L on {TEST_DAY.isoformat()} was followed by echocardiogram on" in actioned
     assert "(not above 400 ng/L)" in listed["normal_test_with_loop_diuretic"]["reason"]
@@ -361,7 +394,8 @@ def test_whole_reason_and_evidence(listed):
     row = listed["actioned_test_with_loop_diuretic"]
     since, echo = months_ago(6).isoformat(), (TEST_DAY + dt.timedelta(days=10)).isoformat()
     assert row["reason"] == (
-        f"2 loop-diuretic issues (furosemide) since {since}, latest {months_ago(1).isoformat()}; NT-proBNP 3000 "
+        f"2 loop-diuretic issues (furosemide) since {since}, latest issued on {months_ago(1).isoformat()}; NT-proBNP "
+        "3000 "
         f"ng/L on {TEST_DAY.isoformat()} was followed by echocardiogram on {echo}; no heart failure diagnosis.")
     assert row["evidence"] == (
         f'{{"ntprobnp":3000.0,"ntprobnp_date":"{TEST_DAY.isoformat()}","ntprobnp_unit":"ng/L",'
@@ -376,7 +410,7 @@ def test_whole_reason_and_evidence(listed):
     assert urgent == (
         f"NT-proBNP 3000 ng/L on {TEST_DAY.isoformat()} (> 2000 ng/L, {(AS_OF - TEST_DAY).days} days ago) with no "
         f"echocardiogram or cardiology referral since; 2 loop-diuretic issues (furosemide) since {since}, latest "
-        f"{months_ago(1).isoformat()}; no heart failure diagnosis.")
+        f"issued on {months_ago(1).isoformat()}; no heart failure diagnosis.")
 
 
 def test_evidence_is_json(listed):
@@ -410,9 +444,6 @@ def test_explain_shows_current_values():
     assert "when above 1500 ng/L" in text and "ntprobnp_urgent_above = 1500" in text
 
 
-@pytest.mark.xfail(strict=True, reason="CLINICAL_RULES §6 lists the loop-diuretic band only with no HF code "
-                   "ever (a resolved HF code means the diagnosis was made); the old engine and this conversion "
-                   "list it with a resolved code, kept for byte-identical output: a known deviation")
 def test_loop_diuretic_band_needs_no_hf_code_ever(spark):
     pop = Population()
     pop.patient("resolved_hf_on_loop", age=70)
@@ -420,7 +451,11 @@ def test_loop_diuretic_band_needs_no_hf_code_ever(spark):
     pop.diagnosis("resolved_hf_on_loop", HF, dt.date(2019, 1, 1), status="resolved")
     pop.medication("resolved_hf_on_loop", FUROSEMIDE, months_ago(1))
     pop.medication("resolved_hf_on_loop", FUROSEMIDE, months_ago(2))
-    assert evaluate(COHORT, pop.record(spark), AS_OF).where("member").count() == 0
+    pop.patient("never_hf_on_loop", age=70)       # the same issues, no heart failure code: listed
+    pop.medication("never_hf_on_loop", FUROSEMIDE, months_ago(1))
+    pop.medication("never_hf_on_loop", FUROSEMIDE, months_ago(2))
+    members = evaluate(COHORT, pop.record(spark), AS_OF).where("member")
+    assert [r.patient_id for r in members.collect()] == ["never_hf_on_loop"]
 
 
 # --- the worklist: ranked per PCN by band, NT-proBNP (desc), days since the test (desc), patient_id --

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from pyspark.sql import functions as F
 
 from engine import schema
 from engine.ingest import detect_format, ingest
@@ -118,3 +119,59 @@ def test_canonical_tables_unchanged(runs):
             if got[table] != want:
                 changed[f"{folder}/{table}"] = (want["rows"], got[table]["rows"])
     assert not changed, f"canonical tables changed (stored rows, rows now): {changed}"
+
+
+# --- CLINICAL_RULES §0 on records nobody here wrote: standing orders are authorisations ---------------
+
+def _facts(spark, result, as_of):
+    from engine.features.facts import patient_facts
+    from engine.record import Record
+    return patient_facts(Record.from_tables(result.tables), as_of)
+
+
+@pytest.mark.parametrize("folder, source, code, start, cls", [
+    # a Synthea bulk export (NDJSON): Diazepam 5 MG on one active order since 1970
+    ("bulk_smart_sample_10patients", "MedicationRequest/3f510867%", "197591", dt.date(1970, 7, 20), "benzodiazepine"),
+    # Synthea Bundles: Naproxen sodium 220 MG on one active order since 2004
+    ("synthea_pathling_bundles", "MedicationRequest/96554115%", "849574", dt.date(2004, 6, 29), "nsaid_oral"),
+])
+def test_synthea_standing_order_is_a_current_medicine(spark, runs, folder, source, code, start, cls):
+    """Synthea writes one long-lived active order per medicine, not each issue. Read as an issue it
+    was "issued" once, years ago; read as an authorisation (§0) it covers every day since, so the
+    patient is on it today and 12 months of it imply 14 issues (one per started 28 days). Neither
+    Synthea folder holds an oral anticoagulant; the HL7 warfarin example is the test below."""
+    from engine.features import rows as R
+    res = runs(folder)
+    order = res.tables["medications"].where(f"source_id like '{source}'").collect()
+    assert [(r["kind"], r["date"], r["end_date"], r["code"]) for r in order] == [("authorisation", start, None, code)]
+    as_of = dt.date(start.year + 1, start.month, 1)
+    facts = _facts(spark, res, as_of)
+    rx = f"rx_{cls}"
+    row = facts.where(facts.patient_id == order[0]["patient_id"]).select(
+        (F.size(R.current(rx, as_of, 90)) > 0).alias("current"),
+        R.issue_count(rx, R.add_months(as_of, -12)).alias("n"),
+        R.taken_text(R.last_taken(rx), as_of).alias("text")).first()
+    covered = (as_of - start).days + 1
+    assert (row["current"], row["n"], row["text"]) == (
+        True, -(-covered // 28), f"repeat authorised since {start.isoformat()}, still active")
+
+
+def test_hl7_warfarin_order_covers_its_validity_period(spark, runs):
+    """The HL7 R4 example medrx0331: Warfarin Sodium, status active, 3 repeats, valid 2015-01-15 to
+    2016-01-15, 30-day supply: an authorisation; anticoagulation while valid, not a year after."""
+    from engine.features import rows as R
+    res = runs("hl7_fhir_r4_examples")
+    order = res.tables["medications"].where("source_id = 'MedicationRequest/medrx0331'").collect()
+    assert [(r["kind"], r["date"], r["end_date"], r["supply_days"], r["code"]) for r in order] == [
+        ("authorisation", dt.date(2015, 1, 15), dt.date(2016, 1, 15), 30, "114194")]
+    seen = {}
+    for as_of in (dt.date(2015, 7, 1), dt.date(2016, 3, 1), dt.date(2016, 9, 1)):
+        facts = _facts(spark, res, as_of)
+        since = R.add_months(as_of, -6)
+        r = facts.where(facts.patient_id == order[0]["patient_id"]).select(
+            R.issue_count("rx_anticoagulant_oral", since).alias("n"),
+            R.taken_text(R.last_taken("rx_anticoagulant_oral", since), as_of).alias("text")).first()
+        seen[as_of] = (r["n"], r["text"])
+    assert seen == {dt.date(2015, 7, 1): (6, "repeat authorised since 2015-01-15, still active"),
+                    dt.date(2016, 3, 1): (5, "repeat authorised 2015-01-15 to 2016-01-15"),
+                    dt.date(2016, 9, 1): (0, None)}

@@ -388,6 +388,54 @@ def dual_coded_opioid_issue_counts_once(p, pid):
     dual_coded(p, pid, CO_CODAMOL, OXYCODONE_RX, months_ago(2))
 
 
+# --- repeat authorisations (CLINICAL_RULES §0) -------------------------------------------------------
+@case(ONE)
+def poly_10_standing_orders(p, pid):
+    """Ten medicines on standing orders authored years ago and still active (Synthea's shape)."""
+    for k in range(10):
+        p.authorisation(pid, (SNOMED, f"9000000{k:02d}"), dt.date(2019, 1, 1))
+
+
+@case(None)
+def poly_9_standing_orders_and_one_ended(p, pid):
+    for k in range(9):
+        p.authorisation(pid, (SNOMED, f"9000000{k:02d}"), dt.date(2019, 1, 1))
+    p.authorisation(pid, (SNOMED, "900000009"), dt.date(2019, 1, 1), end=months_ago(4), status="completed")
+
+
+@case(ONE)
+def addictive_one_opioid_authorisation_in_force(p, pid):
+    """One authorisation covering the last 12 months (366 days) implies 14 issues, one per started 28 days."""
+    p.authorisation(pid, CO_CODAMOL, dt.date(2023, 1, 1))
+
+
+@case(ONE)
+def addictive_authorisation_covering_29_days(p, pid):
+    p.authorisation(pid, DIAZEPAM, dt.date(2023, 1, 1), end=months_ago(12) + dt.timedelta(days=28),
+                    status="completed")
+
+
+@case(None)
+def addictive_authorisation_covering_28_days(p, pid):
+    p.authorisation(pid, DIAZEPAM, dt.date(2023, 1, 1), end=months_ago(12) + dt.timedelta(days=27),
+                    status="completed")
+
+
+@case(None)
+def addictive_authorisation_stopped_undated(p, pid):
+    p.authorisation(pid, DIAZEPAM, months_ago(2), status="stopped")
+
+
+@case(ONE, **OLD)
+def gi_p3a_nsaid_standing_order(p, pid): p.authorisation(pid, NSAID, dt.date(2024, 6, 1))
+
+
+@case(None, **OLD)
+def gi_p3a_nsaid_standing_order_with_ppi_standing_order(p, pid):
+    p.authorisation(pid, NSAID, dt.date(2024, 6, 1))
+    p.authorisation(pid, PPI, dt.date(2022, 6, 1))
+
+
 # --- care home ------------------------------------------------------------------------------------
 @case(ONE, address_care_home=True)
 def care_home_address_flag(p, pid): pass
@@ -580,10 +628,15 @@ def test_attrition_flags(evaluated):
 
 def test_reason_names_subgroups_with_values_and_dates(listed):
     reason = listed["gi_p3a_aged_70"]["reason"]
-    assert reason.startswith(f"1 subgroup: error-prone prescribing (GI_P3A aged 70 on oral NSAID (last issued "
+    assert reason.startswith(f"1 subgroup: error-prone prescribing (GI_P3A aged 70 on oral NSAID (issued on "
                              f"{RECENT.isoformat()}) without a PPI/H2RA since 2025-12-31)")
     assert reason.endswith("; no structured medication review since 2025-03-31.")
-    assert "polypharmacy (10 medicines issued since 2025-12-31)" in listed["poly_10"]["reason"]
+    assert ("polypharmacy (10 current medicines: issued since 2025-12-31 or on a repeat authorisation still "
+            "active)") in listed["poly_10"]["reason"]
+    assert "GI_P3A aged 70 on oral NSAID (repeat authorised since 2024-06-01, still active)" in \
+        listed["gi_p3a_nsaid_standing_order"]["reason"]
+    assert "addictive medicines (14 issues since 2025-03-31: opioid)" in \
+        listed["addictive_one_opioid_authorisation_in_force"]["reason"]
     assert "KI_P3K latest eGFR 44 on " + months_ago(4).isoformat() in listed["ki_p3k_egfr_44_and_nsaid"]["reason"]
     assert "AS_P3G asthma (coded 2015-01-01) with a non-selective beta-blocker" in \
         listed["as_p3g_asthma_and_propranolol"]["reason"]
@@ -704,8 +757,8 @@ GOLDEN = {
         '{"subgroups":"frail_and_vulnerable","current_medicines":0,"efi":0.3611111111111111,"efi_deficits":13,'
         '"housebound_coded":"2019-01-01","age":50,"smr_window_start":"2025-03-31"}'),
     'five_subgroups': (
-        '5 subgroups: care home (address flag); polypharmacy (10 medicines issued since 2025-12-31); error-prone '
-        'prescribing (GI_P3A aged 88 on oral NSAID (last issued 2026-02-28) without a PPI/H2RA since 2025-12-31); '
+        '5 subgroups: care home (address flag); polypharmacy (10 current medicines: issued since 2025-12-31 or on a repeat authorisation still active); error-prone '
+        'prescribing (GI_P3A aged 88 on oral NSAID (issued on 2026-02-28) without a PPI/H2RA since 2025-12-31); '
         'frail and vulnerable (severe frailty coded 2024-02-01; housebound (coded 2019-01-01)); addictive '
         'medicines (2 issues since 2025-03-31: opioid); no structured medication review since 2025-03-31.',
         '{"subgroups":"care_home, polypharmacy, error_prone, frail_and_vulnerable, addictive",'
@@ -714,8 +767,8 @@ GOLDEN = {
         '"efi_deficits":2,"housebound_coded":"2019-01-01","addictive_issues":2,"addictive_classes":"opioid",'
         '"age":88,"smr_window_start":"2025-03-31"}'),
     'four_subgroups': (
-        '4 subgroups: care home (address flag); polypharmacy (12 medicines issued since 2025-12-31); error-prone '
-        'prescribing (GI_P3A aged 70 on oral NSAID (last issued 2026-02-28) without a PPI/H2RA since 2025-12-31); '
+        '4 subgroups: care home (address flag); polypharmacy (12 current medicines: issued since 2025-12-31 or on a repeat authorisation still active); error-prone '
+        'prescribing (GI_P3A aged 70 on oral NSAID (issued on 2026-02-28) without a PPI/H2RA since 2025-12-31); '
         'addictive medicines (2 issues since 2025-03-31: opioid); no structured medication review since 2025-03-31.',
         '{"subgroups":"care_home, polypharmacy, error_prone, addictive","care_home_source":"address flag",'
         '"setting":"unknown","current_medicines":12,"hazards":"GI_P3A","nsaid_last_issued":"2026-02-28",'
@@ -728,29 +781,29 @@ GOLDEN = {
         '"efi_deficits":0,"emergency_admissions":1,"last_emergency_admission":"2025-03-31","age":50,'
         '"smr_window_start":"2025-03-31"}'),
     'ki_p3k_egfr_44_and_nsaid': (
-        '1 subgroup: error-prone prescribing (KI_P3K latest eGFR 44 on 2025-11-30 with oral NSAID (last issued '
+        '1 subgroup: error-prone prescribing (KI_P3K latest eGFR 44 on 2025-11-30 with oral NSAID (issued on '
         '2026-02-28)); no structured medication review since 2025-03-31.',
         '{"subgroups":"error_prone","current_medicines":1,"hazards":"KI_P3K","nsaid_last_issued":"2026-02-28",'
         '"egfr":44.0,"egfr_date":"2025-11-30","efi":0.0,"efi_deficits":0,"age":50,"smr_window_start":"2025-03-31"}'),
     'poly_10': (
-        '1 subgroup: polypharmacy (10 medicines issued since 2025-12-31); no structured medication review since '
+        '1 subgroup: polypharmacy (10 current medicines: issued since 2025-12-31 or on a repeat authorisation still active); no structured medication review since '
         '2025-03-31.',
         '{"subgroups":"polypharmacy","current_medicines":10,"efi":0.027777777777777776,"efi_deficits":1,"age":50,'
         '"smr_window_start":"2025-03-31"}'),
     'poly_10_egfr_and_ppi': (
-        '1 subgroup: polypharmacy (10 medicines issued since 2025-12-31); no structured medication review since '
+        '1 subgroup: polypharmacy (10 current medicines: issued since 2025-12-31 or on a repeat authorisation still active); no structured medication review since '
         '2025-03-31.',
         '{"subgroups":"polypharmacy","current_medicines":10,"ppi_h2ra_last_issued":"2026-02-28",'
         '"heart_failure_coded":"2020-01-01","egfr":44.0,"egfr_date":"2025-11-30","efi":0.05555555555555555,'
         '"efi_deficits":2,"age":50,"smr_window_start":"2025-03-31"}'),
     'poly_10_egfr_no_hazard_medicine': (
-        '1 subgroup: polypharmacy (10 medicines issued since 2025-12-31); no structured medication review since '
+        '1 subgroup: polypharmacy (10 current medicines: issued since 2025-12-31 or on a repeat authorisation still active); no structured medication review since '
         '2025-03-31.',
         '{"subgroups":"polypharmacy","current_medicines":10,"efi":0.05555555555555555,"efi_deficits":2,"age":50,'
         '"smr_window_start":"2025-03-31"}'),
     'two_hazards_one_subgroup': (
-        '1 subgroup: error-prone prescribing (GI_P3A aged 70 on oral NSAID (last issued 2026-02-28) without a '
-        'PPI/H2RA since 2025-12-31; HF_P3I heart failure (coded 2020-01-01) with oral NSAID (last issued '
+        '1 subgroup: error-prone prescribing (GI_P3A aged 70 on oral NSAID (issued on 2026-02-28) without a '
+        'PPI/H2RA since 2025-12-31; HF_P3I heart failure (coded 2020-01-01) with oral NSAID (issued on '
         '2026-02-28)); no structured medication review since 2025-03-31.',
         '{"subgroups":"error_prone","current_medicines":1,"hazards":"GI_P3A, HF_P3I",'
         '"nsaid_last_issued":"2026-02-28","heart_failure_coded":"2020-01-01","efi":0.027777777777777776,'

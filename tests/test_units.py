@@ -51,3 +51,25 @@ def test_unknown_units_quarantined_and_counted(result):
     q = result.report["canonical_quarantined"]
     assert "unknown unit" in str(q)
     assert sum(v for t in q.values() for k, v in t.items() if k == "unknown unit") == 3
+
+
+def test_value_and_unit_as_recorded_are_kept_beside_the_converted_ones(result):
+    got = {r["source_id"]: (r["value"], r["unit"], r["value_recorded"], r["unit_recorded"])
+           for r in result.tables["events"].collect()}
+    assert got["e1"] == (pytest.approx(290 / 38.67, abs=1e-3), "mmol/L", 290.0, "mg/dL")
+    assert got["e3"] == (pytest.approx(5.0013, abs=1e-3), "mmol/L", 193.4, "MG/DL")    # as written
+    assert got["e4"] == (2100.0, "ng/L", 2100.0, "pg/mL")
+    # nothing converted: the same value and unit, on every row
+    assert got["e2"] == (7.6, "mmol/L", 7.6, "mmol/L")
+    assert got["e7"] == (150.0, "mm[Hg]", 150.0, "mm[Hg]")
+    assert got["e8"] == (450.0, "10*9/L", 450.0, "10*3/uL")
+
+
+def test_a_record_without_a_unit_table_still_keeps_what_was_recorded(spark):
+    from engine import schema
+    from engine.ingest.units import normalise
+    row = {f.name: None for f in schema.EVENTS.fields} | {"value": 4.2, "unit": "mmol/L"}
+    df = normalise(spark.createDataFrame([tuple(row[f.name] for f in schema.EVENTS.fields)], schema.EVENTS), None)
+    (r,) = df.collect()
+    assert (r["value"], r["unit"], r["value_recorded"], r["unit_recorded"], r["_unit_reason"]) == \
+        (4.2, "mmol/L", 4.2, "mmol/L", None)

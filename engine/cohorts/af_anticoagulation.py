@@ -28,17 +28,17 @@ PARAMETERS = {
 
 def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     since = add_months(as_of, -p["anticoagulant_window_months"])
-    # The latest oral anticoagulant issue ever (on or before the run date): date descending, then
-    # source_id, then code (ascending).
-    last = R.first_by("rx_anticoagulant_oral", lambda x: [R.newest_first(x["date"]), x["source_id"], x["code"]])
+    # The oral anticoagulant taken most recently, ever (an issue, or a repeat authorisation: §0).
+    last = R.last_taken("rx_anticoagulant_oral")
     return [
         {"af_coded": F.col("af_register"), "last_issue": last,
-         "recent_anticoagulant_date": R.last_date("rx_anticoagulant_oral", since, status=None),
+         "anticoagulated_in_window": F.size(R.issued("rx_anticoagulant_oral", since)) > 0,
          "palliative_date": R.last_date("ev_palliative"),
          # the worklist shows no text rather than empty text when no component scores
          "cha2ds2_vasc_factors": F.when(F.col("cha2ds2_vasc_factors") != "", F.col("cha2ds2_vasc_factors"))},
         {"last_anticoagulant": F.col("last_issue.term"), "last_anticoagulant_code": F.col("last_issue.code"),
-         "last_anticoagulant_date": F.col("last_issue.date")},
+         "last_anticoagulant_date": F.col("last_issue.date"),
+         "last_anticoagulant_how": R.taken_text(F.col("last_issue"), as_of)},
     ]
 
 
@@ -46,8 +46,8 @@ def reason(p: dict, as_of: dt.date) -> Column:
     since = add_months(as_of, -p["anticoagulant_window_months"])
     anticoagulation = F.when(
         F.col("last_anticoagulant_date").isNotNull(),
-        F.concat(F.lit("last oral anticoagulant "), F.col("last_anticoagulant"), F.lit(" issued on "),
-                 F.col("last_anticoagulant_date").cast("string"), F.lit(f", none since {since.isoformat()}"))) \
+        F.concat(F.lit("last oral anticoagulant "), F.col("last_anticoagulant"), F.lit(" "),
+                 F.col("last_anticoagulant_how"), F.lit(f", none since {since.isoformat()}"))) \
         .otherwise(F.lit("no oral anticoagulant on record"))
     return F.concat(
         F.lit("On the AF register (AF coded "), F.col("af_coded").cast("string"), F.lit("); "),
@@ -70,7 +70,8 @@ COHORT = Cohort(
     explanation=(
         "Adults ({min_age}+) registered and alive on the run date, on the AF register (latest AF code not resolved), "
         "with CHA2DS2-VASc ≥ {min_score}, no oral anticoagulant (warfarin, apixaban, rivaroxaban, edoxaban, "
-        "dabigatran) issued in the last {anticoagulant_window_months} months, and no palliative-care code. "
+        "dabigatran) issued in the last {anticoagulant_window_months} months (nor a repeat authorisation "
+        "covering any day of them), and no palliative-care code. "
         "CHA2DS2-VASc: heart failure 1, hypertension 1, age ≥75 2 (65–74 1), diabetes 1, stroke/TIA/"
         "thromboembolism 2, vascular disease (prior MI or PAD; aortic plaque has no codelist yet) 1, female 1. "
         "One band; highest score first, then oldest. Source: NICE NG196, IIF CVD-04."),
@@ -82,7 +83,7 @@ COHORT = Cohort(
         Criterion("score_at_least", "CHA2DS2-VASc ≥ {min_score}",
                   lambda p: F.col("cha2ds2_vasc") >= p["min_score"]),
         Criterion("not_anticoagulated", "No oral anticoagulant issued in the last {anticoagulant_window_months} months",
-                  lambda p: F.col("recent_anticoagulant_date").isNull()),
+                  lambda p: ~F.col("anticoagulated_in_window")),
         Criterion("not_palliative", "Not on palliative care", lambda p: F.col("palliative_date").isNull()),
     ),
     bands=(Band("not anticoagulated"),),

@@ -58,11 +58,11 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
                                           x["source_id"]])
     every = F.array_sort(F.array_distinct(F.transform(signals, lambda x: F.struct(
         x["date"].cast("string").alias("date"), x["code"].alias("code"), x["tag"].alias("signal")))))
-    issues = R.where("rx_anticoagulant_oral", oac_since, status=None)
-    # The latest issue in the window: date descending, then source_id, then code (ascending).
-    last = R.first_by(issues, lambda x: [R.newest_first(x["date"]), x["source_id"], x["code"]])
-    # distinct issues (a dual-coded issue counts once; like COUNT(DISTINCT), a missing source_id is not one)
-    n_issues = R.count_distinct(issues)
+    # issued in the window: an issue, or a repeat authorisation covering any day of it (§0)
+    issues = R.issued("rx_anticoagulant_oral", oac_since)
+    last = R.last_taken(issues)
+    # issues plus those an authorisation implies; a dual-coded issue counts once
+    n_issues = R.issue_count("rx_anticoagulant_oral", oac_since)
     return [
         {"best_signal": best, "signals": F.when(F.size(every) > 0, every),
          "last_issue": last, "anticoagulant_issues": F.when(F.size(issues) > 0, n_issues),
@@ -72,7 +72,8 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
         {"signal_band": _lookup(SIGNAL_BAND, F.col("best_signal.tag")), "signal": F.col("best_signal.tag"),
          "signal_code": F.col("best_signal.code"), "signal_date": F.col("best_signal.date"),
          "anticoagulant": F.col("last_issue.term"), "anticoagulant_code": F.col("last_issue.code"),
-         "anticoagulant_date": F.col("last_issue.date")},
+         "anticoagulant_date": F.col("last_issue.date"),
+         "anticoagulant_how": R.taken_text(F.col("last_issue"), as_of)},
     ]
 
 
@@ -89,16 +90,14 @@ def reason(p: dict, as_of: dt.date) -> Column:
     history = F.when(F.col("af_coded_date").isNotNull(),
                      F.concat(F.lit("not on the AF register (AF last coded "), F.col("af_coded_date").cast("string"),
                               F.lit(", since resolved)"))).otherwise(F.lit("no AF diagnosis"))
-    oac_text = F.concat(F.lit("oral anticoagulant "), F.col("anticoagulant"), F.lit(" issued on "),
-                        F.col("anticoagulant_date").cast("string"))
+    oac_text = F.concat(F.lit("oral anticoagulant "), F.col("anticoagulant"), F.lit(" "), F.col("anticoagulant_how"))
     signal_reason = F.concat(
         _lookup(SIGNAL_TEXT, F.col("signal")), F.lit(" (SNOMED "), F.col("signal_code"), F.lit(") on "),
         F.col("signal_date").cast("string"), F.lit(" ("), F.col("band"), F.lit(")"),
         F.when(F.col("anticoagulant_date").isNotNull(), F.concat(F.lit("; "), oac_text)).otherwise(F.lit("")),
         F.lit("; "), history, F.lit("; "), cha2ds2_text(), F.lit("."))
     oac_reason = F.concat(
-        F.lit("Oral anticoagulant "), F.col("anticoagulant"),
-        F.lit(" issued on "), F.col("anticoagulant_date").cast("string"),
+        F.lit("Oral anticoagulant "), F.col("anticoagulant"), F.lit(" "), F.col("anticoagulant_how"),
         F.when(F.col("anticoagulant_issues") > 1,
                F.concat(F.lit(" ("), F.col("anticoagulant_issues").cast("string"),
                         F.lit(f" issues since {oac_since.isoformat()})"))).otherwise(F.lit("")),

@@ -47,16 +47,21 @@ def _follow_ups(test_date: Column) -> Column:
 
 def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     test = R.latest_value("ev_ntprobnp", add_months(as_of, -p["ntprobnp_window_months"]))
-    loop = F.filter(R.rows("rx_loop_diuretic"),
-                    lambda x: x["date"] >= lit_date(add_months(as_of, -p["loop_diuretic_months"])))
+    loop_since = add_months(as_of, -p["loop_diuretic_months"])
+    # issued in the window: issues, and repeat authorisations covering any day of it (§0)
+    loop = R.issued("rx_loop_diuretic", loop_since)
     issued = F.size(loop) > 0
+    latest = R.last_taken(loop)
     return [
         {"ntprobnp": test["value"], "ntprobnp_date": test["date"],
-         "any_hf_date": R.last_date("ev_heart_failure"),
-         # null (not 0) when no issue is in the window: the evidence leaves it out
-         "_loop_issues": F.when(issued, R.count_distinct(loop)),
+         "any_hf_date": F.coalesce(R.last_date("ev_heart_failure"), R.last_date("ev_heart_failure", status=None)),
+         # any heart failure code ever, active or resolved (a resolved code: the diagnosis was made)
+         "_hf_ever": F.size(R.where("ev_heart_failure", status=None)) > 0,
+         # null (not 0) when no issue is in the window: the evidence leaves it out; implied issues count
+         "_loop_issues": F.when(issued, R.issue_count("rx_loop_diuretic", loop_since)),
          "loop_diuretic_first": F.when(issued, F.array_min(F.transform(loop, lambda x: x["date"]))),
-         "loop_diuretic_last": F.when(issued, F.array_max(F.transform(loop, lambda x: x["date"]))),
+         "loop_diuretic_last": F.when(issued, latest["date"]),
+         "loop_diuretic_how": R.taken_text(latest, as_of),
          "loop_diuretics": F.when(issued, F.array_join(F.array_sort(F.array_distinct(
              F.transform(loop, lambda x: x["tag"]))), ", "))},
         {"_follow_up": F.array_min(_follow_ups(F.col("ntprobnp_date"))),
@@ -64,7 +69,8 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
          "loop_diuretic_issues": F.coalesce(F.col("_loop_issues"), F.lit(0))},
         {"followed_up_on": F.col("_follow_up.date"), "followed_up_by": F.col("_follow_up.what")},
         {"_unactioned": (F.col("ntprobnp") > p["ntprobnp_raised_above"]) & F.col("followed_up_on").isNull(),
-         "_loop": F.col("_loop_issues") >= p["loop_diuretic_min_issues"]},
+         # the loop-diuretic route needs no heart failure code ever (CLINICAL_RULES §6)
+         "_loop": (F.col("_loop_issues") >= p["loop_diuretic_min_issues"]) & ~F.col("_hf_ever")},
     ]
 
 
@@ -77,7 +83,7 @@ def reason(p: dict, as_of: dt.date) -> Column:
                  .otherwise(F.lit(f"> {p['ntprobnp_raised_above']} ng/L"))
     loop_text = F.concat(
         F.col("_loop_issues").cast("string"), F.lit(" loop-diuretic issues ("), F.col("loop_diuretics"),
-        F.lit(f") since {loop_since.isoformat()}, latest "), F.col("loop_diuretic_last").cast("string"))
+        F.lit(f") since {loop_since.isoformat()}, latest "), F.col("loop_diuretic_how"))
     test_note = (F.when(F.col("ntprobnp").isNull(), F.lit(f"; no NT-proBNP since {test_since.isoformat()}"))
                  .when(F.col("followed_up_on").isNotNull(),
                        F.concat(F.lit("; "), test_text, F.lit(" was followed by "), F.col("followed_up_by"),
@@ -120,7 +126,9 @@ COHORT = Cohort(
         "or after the test: urgent — specialist and echo within 2 weeks when above {ntprobnp_urgent_above} "
         "ng/L, otherwise within 6 weeks. Also listed, in a lower band (loop diuretic without heart failure "
         "diagnosis), when {loop_diuretic_min_issues} or more loop-diuretic issues (furosemide, bumetanide, "
-        "torasemide) are recorded in the last {loop_diuretic_months} months (local choice). NT-proBNP pg/mL "
+        "torasemide; counting the issues a repeat authorisation implies) are recorded in the last "
+        "{loop_diuretic_months} months and no heart failure code was ever recorded, active or resolved "
+        "(local choice). NT-proBNP pg/mL "
         "= ng/L. Source: NICE NG106 1.2."),
     parameters=PARAMETERS,
     derive=derive,

@@ -4,7 +4,8 @@ Eligible adults with no structured medication review (SMR) in the window and not
 care, listed when any priority subgroup holds; the row names every subgroup that holds:
 
 - care_home: a care-home resident (the ``care_home`` fact, §2: the care_home cohort reads the same);
-- polypharmacy: ≥ 10 distinct medicines issued in the last 90 days (``rx_issues``);
+- polypharmacy: ≥ 10 distinct medicines currently on (``rx_issues``: an issue in the last 90 days, or a
+  repeat authorisation covering the run date: CLINICAL_RULES §0);
 - error_prone: any PINCER hazard with a 3-month issue window — GI_P3A (age ≥ 65, oral NSAID, no
   PPI/H2RA), GI_P3D (oral anticoagulant + oral NSAID), HF_P3I (heart-failure register + oral NSAID),
   KI_P3K (latest eGFR, any date, < 45 + oral NSAID), AS_P3G (asthma register + non-selective
@@ -12,7 +13,8 @@ care, listed when any priority subgroup holds; the row names every subgroup that
 - frail_and_vulnerable: severe frailty — a severe-frailty code ever, or an electronic Frailty Index
   above ``efi_severe_above`` (the ``efi`` fact, §8) — AND any of a housebound code, an isolation
   code, an emergency admission in 12 months, a fall code in 12 months;
-- addictive: ≥ 2 issues in 12 months across opioids, gabapentinoids, benzodiazepines and Z-drugs.
+- addictive: ≥ 2 issues in 12 months across opioids, gabapentinoids, benzodiazepines and Z-drugs,
+  counting the issues a repeat authorisation implies (§0).
 
 Band = number of subgroups met (5 subgroups → band 1 … 1 subgroup → band 5).
 """
@@ -27,7 +29,7 @@ from engine.cohorts.declaration import Band, Cohort, Criterion
 from engine.config import Param
 from engine.features import rows as R
 from engine.features.facts import efi_text
-from engine.features.rows import add_months, lit_date, number_text as num
+from engine.features.rows import add_months, number_text as num
 
 PARAMETERS = {
     "min_age": Param("int", 0, 120),
@@ -52,28 +54,23 @@ def _d(name: str) -> Column:
     return F.col(name).cast("string")
 
 
-def _issued_since(rx: str, since: dt.date) -> Column:
-    """The latest issue of the class on or after ``since`` (medication rows carry no status)."""
-    return R.last_date(rx, since, status=None)
-
-
-def _issues_of(rx: str, label: str, since: dt.date) -> Column:
-    """(source_id, class) of each issue of the class on or after ``since``."""
-    return F.transform(F.filter(R.rows(rx), lambda x: x["date"] >= lit_date(since)),
-                       lambda x: F.struct(x["source_id"].alias("source_id"), F.lit(label).alias("class")))
+def _taken_since(rx: str, since: dt.date) -> Column:
+    """The class's row taken most recently among those issued in the window from ``since`` (an issue,
+    or a repeat authorisation covering any day of it: CLINICAL_RULES §0), null when none."""
+    return R.last_taken(rx, since)
 
 
 def _hazards(p: dict, as_of: dt.date) -> tuple[tuple[str, Column, Column], ...]:
     """(name, condition, sentence) per PINCER hazard, over the columns ``derive`` names."""
     since = add_months(as_of, -p["hazard_window_months"])
     nsaid = F.col("nsaid_last").isNotNull()
-    nsaid_text = F.concat(F.lit("oral NSAID (last issued "), _d("nsaid_last"), F.lit(")"))
+    nsaid_text = F.concat(F.lit("oral NSAID ("), F.col("nsaid_how"), F.lit(")"))
     return (
         ("GI_P3A", nsaid & (F.col("age") >= p["nsaid_elderly_age"]) & F.col("gastroprotection_last").isNull(),
          F.concat(F.lit("GI_P3A aged "), _d("age"), F.lit(" on "), nsaid_text,
                   F.lit(f" without a PPI/H2RA since {since.isoformat()}"))),
         ("GI_P3D", nsaid & F.col("anticoagulant_last").isNotNull(),
-         F.concat(F.lit("GI_P3D oral anticoagulant (last issued "), _d("anticoagulant_last"), F.lit(") with "),
+         F.concat(F.lit("GI_P3D oral anticoagulant ("), F.col("anticoagulant_how"), F.lit(") with "),
                   nsaid_text)),
         ("HF_P3I", nsaid & F.col("heart_failure_register").isNotNull(),
          F.concat(F.lit("HF_P3I heart failure (coded "), _d("heart_failure_register"), F.lit(") with "), nsaid_text)),
@@ -82,7 +79,7 @@ def _hazards(p: dict, as_of: dt.date) -> tuple[tuple[str, Column, Column], ...]:
                   F.lit(" with "), nsaid_text)),
         ("AS_P3G", F.col("nsbb_last").isNotNull() & F.col("asthma_register").isNotNull(),
          F.concat(F.lit("AS_P3G asthma (coded "), _d("asthma_register"),
-                  F.lit(") with a non-selective beta-blocker (last issued "), _d("nsbb_last"), F.lit(")"))),
+                  F.lit(") with a non-selective beta-blocker ("), F.col("nsbb_how"), F.lit(")"))),
     )
 
 
@@ -91,18 +88,20 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
     vulnerable_since = add_months(as_of, -p["vulnerable_window_months"])
     addictive_since = add_months(as_of, -p["addictive_window_months"])
     admissions = R.days("emergency_admission_days", vulnerable_since)
-    addictive_rows = F.concat(*[_issues_of(rx, label, addictive_since) for rx, label in ADDICTIVE])
-    addictive_n = R.count_distinct(addictive_rows)
+    # issues plus those a repeat authorisation implies, over the four classes (one count per prescription)
+    addictive_n = R.issue_count(F.concat(*[R.rows(rx) for rx, _ in ADDICTIVE]), addictive_since)
+    addictive_classes = F.array_compact(F.array(*[F.when(F.size(R.issued(rx, addictive_since)) > 0, F.lit(label))
+                                                  for rx, label in ADDICTIVE]))
     hazards = _hazards(p, as_of)
     return [
         {"smr_date": R.last_date("ev_smr", add_months(as_of, -p["smr_window_months"])),
          "palliative_date": R.last_date("ev_palliative"),
          "setting": F.when(F.col("care_home"), F.col("care_home_setting")),
-         "current_medicines": R.medicines_since(as_of - dt.timedelta(days=p["current_days"])),
-         "nsaid_last": _issued_since("rx_nsaid_oral", hazard_since),
-         "gastroprotection_last": _issued_since("rx_ppi_h2ra", hazard_since),
-         "anticoagulant_last": _issued_since("rx_anticoagulant_oral", hazard_since),
-         "nsbb_last": _issued_since("rx_beta_blocker_nonselective", hazard_since),
+         "current_medicines": R.current_medicines(as_of, p["current_days"]),
+         "_nsaid": _taken_since("rx_nsaid_oral", hazard_since),
+         "_gastroprotection": _taken_since("rx_ppi_h2ra", hazard_since),
+         "_anticoagulant": _taken_since("rx_anticoagulant_oral", hazard_since),
+         "_nsbb": _taken_since("rx_beta_blocker_nonselective", hazard_since),
          "severe_frailty_date": R.last_date("ev_frailty_severe"),
          "housebound_date": R.last_date("ev_housebound"),
          "isolated_date": R.last_date("ev_isolated"),
@@ -110,8 +109,9 @@ def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
          "emergency_admissions": F.when(F.size(admissions) > 0, F.size(admissions)),
          "emergency_admissions_last": F.array_max(admissions),
          "addictive_issues": F.when(addictive_n > 0, addictive_n),
-         "addictive_classes": F.when(addictive_n > 0, F.array_join(
-             F.array_sort(F.array_distinct(F.transform(addictive_rows, lambda x: x["class"]))), ", "))},
+         "addictive_classes": F.when(addictive_n > 0, F.array_join(F.array_sort(addictive_classes), ", "))},
+        {**{f"{m}_last": F.col(f"_{m}.date") for m in ("nsaid", "gastroprotection", "anticoagulant", "nsbb")},
+         **{f"{m}_how": R.taken_text(F.col(f"_{m}"), as_of) for m in ("nsaid", "anticoagulant", "nsbb")}},
         {"hazards": F.concat_ws(", ", *[F.when(cond, F.lit(name)) for name, cond, _ in hazards]),
          "hazard_text": F.concat_ws("; ", *[F.when(cond, text) for _, cond, text in hazards]),
          "vulnerable_text": F.concat_ws(
@@ -149,7 +149,8 @@ def reason(p: dict, as_of: dt.date) -> Column:
             F.when(F.col("setting") != "unknown", F.concat(F.lit(", "), F.col("setting"))).otherwise(F.lit("")),
             F.lit(")"))),
         F.when(F.col("polypharmacy"), F.concat(F.lit("polypharmacy ("), _d("current_medicines"),
-                                               F.lit(f" medicines issued since {current_since.isoformat()})"))),
+                                               F.lit(f" current medicines: issued since {current_since.isoformat()} "
+                                                     "or on a repeat authorisation still active)"))),
         F.when(F.col("error_prone"), F.concat(F.lit("error-prone prescribing ("), F.col("hazard_text"), F.lit(")"))),
         F.when(F.col("frail_and_vulnerable"), F.concat(
             F.lit("frail and vulnerable ("),

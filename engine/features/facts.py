@@ -64,6 +64,7 @@ REGISTERS = {
 }
 
 ISSUE_ROW = T.StructType([T.StructField("date", T.DateType()), T.StructField("source_id", T.StringType()),
+                          T.StructField("until", T.DateType()), T.StructField("authorised", T.BooleanType()),
                           T.StructField("medicine", T.StructType([T.StructField("system", T.StringType()),
                                                                   T.StructField("code", T.StringType())]))])
 BP_DAY = T.StructType([T.StructField("date", T.DateType()), T.StructField("systolic", T.DoubleType()),
@@ -127,7 +128,7 @@ CHA2DS2_COMPONENTS = (
     ("hypertension_points", "hypertension"),
     ("age_points", "age"),
     ("diabetes_points", "diabetes"),
-    ("stroke_points", "stroke/TIA/thromboembolism (2)"),
+    ("stroke_points", "stroke/TIA/thromboembolism"),
     ("vascular_points", "vascular disease"),
     ("female_points", "female"),
 )
@@ -160,11 +161,13 @@ FACTS: tuple[Fact, ...] = (
     Fact("ev (read as ev_<list>)", f"map<list, array<{EV_ROW.simpleString()}>>", "every active or resolved event on or before the run "
          "date coded in conf/codelists/<list>.csv (refuted and entered-in-error rows never), sorted by date; "
          "tag = the codelist's extra column", "all"),
-    Fact("rx (read as rx_<class>)", f"map<class, array<{RX_ROW.simpleString()}>>", "every issue of a medicine in "
-         "conf/codelists/med_<class>.csv on or before the run date (cancelled, draft and entered-in-error "
-         "issues never)", "§1, §4, §6, §8"),
-    Fact("rx_issues", f"array<{ISSUE_ROW.simpleString()}>", "every medicine issue on or before the run date, "
-         "one medicine per issue (its smallest (system, code): a dual-coded issue counts once)", "§0, §1, §8"),
+    Fact("rx (read as rx_<class>)", f"map<class, array<{RX_ROW.simpleString()}>>", "every issue or repeat "
+         "authorisation of a medicine in conf/codelists/med_<class>.csv on or before the run date, with the "
+         "last day it covers (until: an issue's own date; an authorisation's end, else the run date while "
+         "active, else its start) and supply (days per implied issue, null: 28); cancelled, draft and "
+         "entered-in-error rows never", "§1, §4, §6, §8"),
+    Fact("rx_issues", f"array<{ISSUE_ROW.simpleString()}>", "every medicine issue or authorisation on or before "
+         "the run date, with the last day it covers, one medicine per row (its smallest (system, code): a dual-coded issue counts once)", "§0, §1, §8"),
     Fact("ref (read as ref_<list>)", f"map<list, array<{REF_ROW.simpleString()}>>", "referrals made on or before the run date coded in "
          "the list (cancelled, revoked, draft and entered-in-error never); tag = site", "§6, §7"),
     Fact("bp_days", f"array<{BP_DAY.simpleString()}>", "paired blood pressure per day: lowest plausible "
@@ -197,7 +200,7 @@ FACTS: tuple[Fact, ...] = (
     Fact("care_home_contact_code, care_home_contact_date", "string, date", "latest care-home contact", "§2"),
     # scores
     Fact("cha2ds2_vasc", "int", "CHA2DS2-VASc 0–9 from the record", "§4"),
-    Fact("cha2ds2_vasc_factors", "string", "the components present as text ('age 78 (2), hypertension')", "§4"),
+    Fact("cha2ds2_vasc_factors", "string", "the components present with their points ('hypertension: 1, age 78: 2')", "§4"),
     Fact("<component>_points", "int", "each CHA2DS2-VASc component's points: "
          + ", ".join(c for c, _ in CHA2DS2_COMPONENTS), "§4"),
     Fact("cha2ds2_<chf|hypertension|diabetes|stroke|vascular>_date", "date", "the row behind each coded "
@@ -263,15 +266,14 @@ def build(record: Record, as_of: dt.date) -> DataFrame:
     ev_arrays = _rows_by_list(ev.where(F.col("list").isin(*event_lists)), "ev",
                               F.struct(*[F.col(f.name) for f in EV_ROW.fields]))
 
-    issued = record.medications.where((F.col("date") <= day) &
-                                      ~F.coalesce(F.col("status"), F.lit("")).isin(*NOT_ISSUED))
+    issued = _medicine_rows(record.medications, day)
     rx_arrays = _rows_by_list(issued.join(codes.where(F.col("list").isin(*meds)), ["system", "code"]), "rx",
                               F.struct(*[F.col(f.name) for f in RX_ROW.fields]),
                               F.expr(f"substring(list, {len(MEDICATION_PREFIX) + 1})"))
-    per_issue = (issued.groupBy("patient_id", "source_id", "date")
+    per_issue = (issued.groupBy("patient_id", "source_id", "date", "until", "authorised")
                  .agg(F.min(F.struct("system", "code")).alias("medicine"))
                  .groupBy("patient_id")
-                 .agg(F.array_sort(F.collect_list(F.struct("date", "source_id", "medicine"))).alias("rx_issues")))
+                 .agg(F.array_sort(F.collect_list(F.struct(*[f.name for f in ISSUE_ROW.fields]))).alias("rx_issues")))
 
     made = record.referrals.where((F.col("date") <= day) &
                                   ~F.lower(F.coalesce(F.col("status"), F.lit(""))).isin(*REFERRAL_NOT_MADE))
@@ -314,6 +316,23 @@ def build(record: Record, as_of: dt.date) -> DataFrame:
     df = df.select(*base)
     df = _derived(df, as_of, params)
     return df.drop("_enc_emergency", "_enc_care_home")
+
+
+def _medicine_rows(medications: DataFrame, day: Column) -> DataFrame:
+    """The medicine rows that count on the run date, each with the last day it covers (CLINICAL_RULES
+    §0): an issue covers its date; an authorisation covers from its start to its end date, else while
+    active to the run date, else (stopped or completed with no date) its start day only. Rows that
+    are neither (a proposal), and cancelled, draft and entered-in-error rows, never count."""
+    kind = F.coalesce(F.col("kind"), F.lit("issue"))
+    status = F.lower(F.coalesce(F.col("status"), F.lit("")))
+    authorised = kind == "authorisation"
+    end = F.when(F.col("end_date").isNotNull(), F.col("end_date")).when(status == "active", day) \
+        .otherwise(F.col("date"))
+    until = F.when(authorised, F.least(day, F.greatest(F.col("date"), end))).otherwise(F.col("date"))
+    return (medications.where((F.col("date") <= day) & kind.isin("issue", "authorisation") & ~status.isin(*NOT_ISSUED))
+            .withColumns({"until": until, "authorised": authorised,
+                          "supply": F.col("supply_days") if "supply_days" in medications.columns
+                          else F.lit(None).cast("int")}))
 
 
 def _bp_days(record: Record, ev: DataFrame) -> DataFrame:
@@ -421,9 +440,10 @@ def _scores(df: DataFrame, p: dict) -> DataFrame:
         "vascular_points": present("cha2ds2_vascular_date"),
         "female_points": F.when(F.lower(F.col("sex")) == "female", F.lit(1)).otherwise(F.lit(0)),
     }
-    age_text = F.concat(F.lit("age "), F.col("age").cast("string"),
-                        F.when(points["age_points"] == 2, F.lit(" (2)")).otherwise(F.lit("")))
-    factors = F.concat_ws(", ", *[F.when(points[c] > 0, age_text if c == "age_points" else F.lit(label))
+    # "age 86: 2, female: 1": each component with its points, as a GP adds them up
+    age_text = F.concat(F.lit("age "), F.col("age").cast("string"))
+    factors = F.concat_ws(", ", *[F.when(points[c] > 0, F.concat(age_text if c == "age_points" else F.lit(label),
+                                                                 F.lit(": "), points[c].cast("string")))
                                   for c, label in CHA2DS2_COMPONENTS])
 
     premature_age = F.when(F.lower(F.col("sex")) == "female", F.lit(p["dlcn_premature_age_women"])) \

@@ -52,7 +52,6 @@ def feature_exprs(as_of: dt.date, classes: list[str]) -> dict:
     """name → column over the facts row, for every feature (the one definition the model and the
     anticipatory-care rule share)."""
     since_12m, since_24m = add_months(as_of, -WINDOW_MONTHS), add_months(as_of, -2 * WINDOW_MONTHS)
-    since_meds = as_of - dt.timedelta(days=MEDICINE_DAYS)
     on = {name: F.col(f"{name}_register").isNotNull() for name in LTC}
     falls = F.size(F.array_distinct(F.transform(R.where("ev_falls", since_12m), lambda x: x["date"])))
     return {
@@ -60,8 +59,9 @@ def feature_exprs(as_of: dt.date, classes: list[str]) -> dict:
                                  "alive_registered")},
         **{f"ltc_{name}": flag for name, flag in on.items()},
         "ltc_count": sum((flag.cast("int") for flag in on.values()), F.lit(0)),
-        "current_medicines": R.medicines_since(since_meds).cast("int"),
-        **{f"med_{c}": F.size(R.where(f"rx_{c}", since_meds, status=None)) > 0 for c in classes},
+        # currently on (CLINICAL_RULES §0): an issue in the last 90 days or an authorisation covering the run date
+        "current_medicines": R.current_medicines(as_of, MEDICINE_DAYS).cast("int"),
+        **{f"med_{c}": F.size(R.current(f"rx_{c}", as_of, MEDICINE_DAYS)) > 0 for c in classes},
         "egfr": F.col("egfr").cast("double"), "bmi": F.col("bmi").cast("double"),
         "emergency_admissions_12m": F.size(R.days("emergency_admission_days", since_12m)).cast("int"),
         "emergency_admissions_24m": F.size(R.days("emergency_admission_days", since_24m)).cast("int"),

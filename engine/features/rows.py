@@ -7,7 +7,7 @@ each a plain Spark column expression (no join, no shuffle).
 
 A row of an ``ev_*`` array: date, status ('active' or 'resolved'), value, code, term, tag (the
 codelist's extra column: signal, type, site, ...), source_id. ``rx_*``: date, code, term, tag,
-source_id. ``ref_*``: date, code, term, tag, source_id, outcome_date.
+source_id, until, authorised, supply (see RX_ROW). ``ref_*``: date, code, term, tag, source_id, outcome_date.
 """
 from __future__ import annotations
 
@@ -19,11 +19,17 @@ from pyspark.sql import types as T
 
 EV_ROW = T.StructType([T.StructField(n, t) for n, t in (
     ("date", T.DateType()), ("status", T.StringType()), ("value", T.DoubleType()), ("code", T.StringType()),
-    ("term", T.StringType()), ("tag", T.StringType()), ("source_id", T.StringType()))])
+    ("term", T.StringType()), ("tag", T.StringType()), ("source_id", T.StringType()),
+    # the value and unit as the source wrote them (value is converted at ingest: engine.ingest.units)
+    ("value_recorded", T.DoubleType()), ("unit_recorded", T.StringType()))])
+_CODED = (("date", T.DateType()), ("code", T.StringType()), ("term", T.StringType()), ("tag", T.StringType()),
+          ("source_id", T.StringType()))
+# A medicine row (CLINICAL_RULES §0): an issue on ``date`` (until = date), or an authorisation
+# covering ``date`` to ``until`` (already cut at the run date), implying one issue per started
+# ``supply`` days.
 RX_ROW = T.StructType([T.StructField(n, t) for n, t in (
-    ("date", T.DateType()), ("code", T.StringType()), ("term", T.StringType()), ("tag", T.StringType()),
-    ("source_id", T.StringType()))])
-REF_ROW = T.StructType([*RX_ROW.fields, T.StructField("outcome_date", T.DateType())])
+    *_CODED, ("until", T.DateType()), ("authorised", T.BooleanType()), ("supply", T.IntegerType()))])
+REF_ROW = T.StructType([*[T.StructField(n, t) for n, t in _CODED], T.StructField("outcome_date", T.DateType())])
 # The three maps of the facts table (list name → the patient's rows) and the prefix that reads them:
 # ``ev_<list>`` is the ``ev`` map's entry for <list>, an empty array when the patient has none.
 MAPS = {"ev_": ("ev", EV_ROW), "rx_": ("rx", RX_ROW), "ref_": ("ref", REF_ROW)}
@@ -125,11 +131,79 @@ def days(dates: str | Column, since: dt.date | Column | None = None) -> Column:
     return arr if start is None else F.filter(arr, lambda d: d >= start)
 
 
-def medicines_since(since: dt.date) -> Column:
-    """Distinct medicines issued on or after ``since`` (``rx_issues``: one medicine per issue, its
+# --- medicines (CLINICAL_RULES §0: issues and authorisations) -----------------------------------------
+DEFAULT_SUPPLY_DAYS = 28   # the usual repeat interval: one implied issue per started 28 days covered
+
+
+def _start(since: dt.date | Column) -> Column:
+    return lit_date(since) if isinstance(since, dt.date) else since
+
+
+def issued(rows: str | Column, since: dt.date | Column) -> Column:
+    """Medicine rows "issued" in the window from ``since`` to the run date: an issue dated in it, or an
+    authorisation covering any day of it (rows end at the run date already)."""
+    start = _start(since)
+    return F.filter(_col(rows), lambda x: x["until"] >= start)
+
+
+def current(rows: str | Column, as_of: dt.date, days_: int) -> Column:
+    """Rows that make the patient currently on the medicine: an issue in the last ``days_`` days, or
+    an authorisation covering the run date."""
+    day, since = lit_date(as_of), lit_date(as_of - dt.timedelta(days=days_))
+    return F.filter(_col(rows), lambda x: F.when(x["authorised"], x["until"] >= day).otherwise(x["date"] >= since))
+
+
+def issue_count(rows: str | Column, since: dt.date | Column) -> Column:
+    """Issues in the window plus implied issues: an authorisation implies one per started ``supply``
+    days (28 when not given) of the days it covers inside the window."""
+    start = _start(since)
+
+    def n(x):
+        covered = F.datediff(x["until"], F.greatest(x["date"], start)) + 1
+        per = F.coalesce(x["supply"], F.lit(DEFAULT_SUPPLY_DAYS))
+        return F.struct(x["source_id"].alias("s"), x["date"].alias("d"),
+                        F.when(x["authorised"], F.ceil(covered / per)).otherwise(F.lit(1)).cast("int").alias("n"))
+    # one count per prescription: a dual-coded issue has two rows with one source_id
+    per_row = F.array_distinct(F.transform(issued(rows, since), n))
+    return F.aggregate(per_row, F.lit(0), lambda a, b: a + b["n"])
+
+
+def last_taken(rows: str | Column, since: dt.date | Column | None = None) -> Column:
+    """The row that shows the medicine was taken most recently (latest last covered day; on a tie an
+    authorisation, then the latest start), null when none is issued in the window."""
+    arr = _col(rows) if since is None else issued(rows, since)
+    return first_by(arr, lambda x: [newest_first(x["until"]), F.when(x["authorised"], 0).otherwise(1),
+                                    newest_first(x["date"]), x["source_id"], x["code"]])
+
+
+def taken_text(row: Column, as_of: dt.date) -> Column:
+    """How a medicine row is evidence, in a clinician's words: "issued on D", "repeat authorised
+    since D, still active", or "repeat authorised D to E" for one that has ended."""
+    start, until = date_text(row["date"]), date_text(row["until"])
+    return (F.when(row.isNull(), F.lit(None).cast("string"))
+            .when(~row["authorised"], F.concat(F.lit("issued on "), start))
+            .when(row["until"] >= lit_date(as_of), F.concat(F.lit("repeat authorised since "), start,
+                                                            F.lit(", still active")))
+            .otherwise(F.concat(F.lit("repeat authorised "), start, F.lit(" to "), until)))
+
+
+def _medicines(pred) -> Column:
+    """Distinct medicines among the ``rx_issues`` rows that satisfy ``pred`` (one medicine per row, its
     smallest (system, code), so a dual-coded issue counts once)."""
-    return F.size(F.array_distinct(F.transform(F.filter(F.col("rx_issues"), lambda x: x["date"] >= lit_date(since)),
-                                               lambda x: x["medicine"])))
+    return F.size(F.array_distinct(F.transform(F.filter(F.col("rx_issues"), pred), lambda x: x["medicine"])))
+
+
+def medicines_since(since: dt.date) -> Column:
+    """Distinct medicines issued in the window from ``since``: an issue in it or an authorisation
+    covering any day of it."""
+    return _medicines(lambda x: x["until"] >= lit_date(since))
+
+
+def current_medicines(as_of: dt.date, days_: int) -> Column:
+    """Distinct medicines currently on: an issue in the last ``days_`` days or an authorisation
+    covering the run date."""
+    day, since = lit_date(as_of), lit_date(as_of - dt.timedelta(days=days_))
+    return _medicines(lambda x: F.when(x["authorised"], x["until"] >= day).otherwise(x["date"] >= since))
 
 
 def age_on(birth: Column, day: Column) -> Column:

@@ -7,8 +7,10 @@
   already check this per record);
 * ethnicity: the latest event in the ethnicity codelist whose group is not "Not stated", else the
   patient's UK Core ethnicity extension, mapped through the same list;
-* imd_decile from ``conf/lsoa_imd.csv`` (also the published IMD 2019 file's column names);
-  absent file → null;
+* imd_decile from the LSOA → IMD file ``lsoa_imd`` in ``conf/pipeline.yaml`` names (relative to
+  the conf folder, or absolute; default ``conf/lsoa_imd.csv``; the published IMD 2019 file's column
+  names are read too): a file the setting names but that is missing stops the run (ConfigError)
+  before anything is written; the default file absent → null deciles, with a warning;
 * every practice a patient is registered at has a practices row (pcn null when unknown);
 * write ``<out>/canonical/<table>/`` (overwrite) and return the tables read back from Parquet.
 """
@@ -24,7 +26,7 @@ from pyspark.sql import types as T
 
 from engine import schema
 from engine.codelists import load_codelist
-from engine.config import ConfigError, conf_dir
+from engine.config import ConfigError, lsoa_imd_path
 from engine.ingest import columns as C
 from engine.ingest import units
 
@@ -65,8 +67,10 @@ def ethnicity_codes(spark: SparkSession, codelist_dir: Path | None) -> DataFrame
 
 
 def imd_table(spark: SparkSession, path: Path | None) -> DataFrame | None:
-    """lsoa_code, imd_decile from the LSOA → IMD file (None, with a warning, if it is absent)."""
-    path = Path(path) if path else conf_dir() / "lsoa_imd.csv"
+    """lsoa_code, imd_decile from the LSOA → IMD file (None, with a warning, if it is absent).
+
+    ``path`` None: the file ``conf/pipeline.yaml`` names (engine.config.lsoa_imd_path)."""
+    path = Path(path) if path else lsoa_imd_path()
     if not path.is_file():
         log.warning("LSOA→IMD file %s not found: imd_decile is left empty", path)
         return None
@@ -132,6 +136,8 @@ def finalise(spark: SparkSession, tables: dict[str, DataFrame], out_dir: str | P
     """
     base = Path(out_dir) / "canonical"
     quarantined = []
+    # a pipeline.yaml naming an IMD file that is missing stops the run before anything is written
+    imd_path = Path(imd_path) if imd_path else lsoa_imd_path()
 
     patients = tables["patients"]
     for extra in ("eth_ext_system", "eth_ext_code", "source_file"):

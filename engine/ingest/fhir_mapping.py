@@ -281,6 +281,8 @@ def map_patients(typed: DataFrame, urls: DataFrame | None, orgs: DataFrame) -> D
     dead_dt = v("deceased_date_time")
     eth_code = C.blank_to_null(v("ethnicity_code"))
     t = with_dates(t, "birth_date", "deceased_date_time", "registration_start", "registration_end")
+    # LSOA and care-home flags are the current address's (CLINICAL_RULES §2): the view picks it (use
+    # not 'old', no period.end; a 'home' one first), so an old care-home address never flags.
     t = t.withColumns({
         "_nhs": nhs_digits, "_lsoa": F.trim(F.coalesce(v("lsoa_string"), v("lsoa_code"))),
         "_care": F.when(F.exists(care_flags, lambda b: b), F.lit(True)).when(F.exists(care_flags, lambda b: ~b),
@@ -407,6 +409,31 @@ _CONTAINED_MED = "struct<resourceType: string, id: string, code: struct<coding: 
                  "code: string, display: string>>>>"
 
 
+ISSUE_INTENTS = ("order", "original-order", "instance-order", "filler-order")
+CONTINUOUS = ("continuous", "continuous-repeat-dispensing")
+_DAYS_PER = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
+
+
+def medication_kind(intent: Column, status: Column, course: Column, repeats: Column) -> Column:
+    """CLINICAL_RULES §0: an authorisation is a plan, a continuous course, a request with repeats
+    allowed, or one still active (Synthea writes one long-lived active order per medicine); else an
+    issue when its intent is an order (or not given); anything else (a proposal, an option) is
+    neither and is never counted."""
+    continuous = F.exists(F.coalesce(course, F.array()), lambda c: F.lower(F.trim(c)).isin(*CONTINUOUS))
+    authorisation = (F.coalesce(intent == "plan", F.lit(False)) | continuous
+                     | F.coalesce(repeats > 0, F.lit(False)) | F.coalesce(status == "active", F.lit(False)))
+    issue = intent.isNull() | (intent == "") | intent.isin(*ISSUE_INTENTS)
+    return (F.when(authorisation, F.lit("authorisation")).when(issue, F.lit("issue")).otherwise(F.lit("other")))
+
+
+def supply_days(value: Column, unit: Column) -> Column:
+    """dispenseRequest.expectedSupplyDuration in whole days; null when absent or in a unit other than
+    days, weeks or months (a month counted as 30 days), so the 28-day default applies."""
+    per = F.try_element_at(F.create_map(*[F.lit(x) for kv in _DAYS_PER.items() for x in kv]), F.lower(F.trim(unit)))
+    days = F.round(value * per).cast("int")
+    return F.when(days > 0, days)
+
+
 def map_medication_requests(typed, urls, patient_ids, meds: DataFrame) -> DataFrame:
     t = _clinical(typed, urls, patient_ids)
     mref = v("medication_reference")
@@ -425,19 +452,27 @@ def map_medication_requests(typed, urls, patient_ids, meds: DataFrame) -> DataFr
     own = codings(F.col("vrows"))
     qty = v("quantity")
     t = with_dates(t, "authored_on", "validity_start", "validity_end")
+    kind = medication_kind(F.lower(F.trim(v("intent"))), F.lower(F.trim(v("status"))), v("course_of_therapy"),
+                           C.parse_double(v("repeats_allowed")))
     t = t.withColumns({
         "_codes": F.coalesce(nonempty(own), nonempty(F.col("_cmed_codes")), nonempty(F.col("med_codings")),
                              F.array()),
-        # authoredOn, else the start of the prescription's validity (EPS messages carry no authoredOn)
-        "_date": F.coalesce(d("authored_on"), d("validity_start")),
+        "_kind": kind,
         "_end": d("validity_end"),
         "_qty": C.parse_double(qty),
-        "_bad_num": C.bad_number(qty),
+        "_supply": supply_days(C.parse_double(v("supply_value")), F.coalesce(v("supply_code"), v("supply_unit"))),
+        "_bad_num": C.bad_number(qty) | C.bad_number(v("repeats_allowed")) | C.bad_number(v("supply_value")),
     })
+    # An issue is dated when it was issued: authoredOn, else the start of the prescription's validity
+    # (EPS messages carry no authoredOn). An authorisation covers from its validity start (§0).
+    t = t.withColumn("_date", F.when(F.col("_kind") == "authorisation",
+                                     F.coalesce(d("validity_start"), d("authored_on")))
+                     .otherwise(F.coalesce(d("authored_on"), d("validity_start"))))
     rows = F.transform(F.col("_codes"), lambda c: row(
         "medications", patient_id=F.col("patient_id"), date=F.col("_date"), end_date=F.col("_end"),
         system=c.getField("system"), code=c.getField("code"), display=c.getField("display"),
-        status=F.lower(v("status")), quantity=F.col("_qty"), source_id=source_id("MedicationRequest")))
+        status=F.lower(v("status")), quantity=F.col("_qty"), source_id=source_id("MedicationRequest"),
+        kind=F.col("_kind"), supply_days=F.col("_supply")))
     reason = _reason((F.size("_codes") == 0, C.NO_CODE), (F.col("_bad_date"), C.BAD_DATE),
                      (F.col("_date").isNull(), C.NO_DATE), (F.col("_bad_num"), C.BAD_NUMBER))
     return _resolved(t, reason, rows)

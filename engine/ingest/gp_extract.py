@@ -13,7 +13,24 @@ record's first line is quarantined and reading resumes on the next line; a ``.gz
 early or is corrupt keeps the rows before that and adds one such row naming just the file), then
 ``no patient id``, ``unknown patient``, ``no code``, ``no date``, ``bad date`` (anything but
 ``YYYY[-MM[-DD]]``, so ``31/03/2025`` or a Parquet integer ``20250331`` is never guessed),
-``bad number``, ``bad value``, ``no practice id``.
+``bad number``, ``bad value``, ``unknown status`` (an events row whose status is outside the table
+below), ``no practice id``.
+
+Event status. The canonical ``events.status`` is active / resolved / refuted / entered-in-error.
+An extract's status cell is read trimmed and case-insensitively:
+
+============================================  ====================================================
+status cell                                   canonical status
+============================================  ====================================================
+empty                                         active
+``active``, ``final``, ``amended``,           active (FHIR Observation statuses for a valid result)
+``corrected``
+``resolved``, ``inactive``, ``remission``     resolved (FHIR Condition clinical statuses)
+``refuted``                                   refuted
+``entered-in-error``                          entered-in-error
+anything else (``preliminary``, ``unknown``)  quarantined: ``unknown status`` (never guessed, and
+                                              never kept as a value every rule would ignore)
+============================================  ====================================================
 
 Where a row came from: ``source_file`` is ``<file>:<line>`` for CSV, e.g. ``events.csv:17`` — the
 file relative to the input folder and the 1-based physical line (LF-counted, header = line 1) on which
@@ -75,6 +92,14 @@ REQUIRED = {
     "referrals": ("patient_id", "date", "code"), "encounters": ("patient_id", "start"),
 }
 CANONICAL_CLASSES = ("inpatient", "emergency", "ambulatory", "virtual", "home", "other")
+# An events status cell (lower-cased, trimmed) → canonical events.status (module docstring); an
+# empty cell is active, any other value is quarantined as UNKNOWN_STATUS.
+EVENT_STATUS = {
+    "active": "active", "final": "active", "amended": "active", "corrected": "active",
+    "resolved": "resolved", "inactive": "resolved", "remission": "resolved",
+    "refuted": "refuted", "entered-in-error": "entered-in-error",
+}
+UNKNOWN_STATUS = "unknown status"
 
 # Columns every raw table carries besides its data columns: the file, the line a CSV record starts
 # on, and, for a record that could not be split into fields, the reason and the record as JSON.
@@ -379,6 +404,14 @@ def _v(name: str) -> Column:
     return C.blank_to_null(F.col(name))
 
 
+def event_status(col: Column) -> Column:
+    """The canonical status of an events status cell (EVENT_STATUS; empty → active); null when the
+    cell holds a value outside the table."""
+    v = F.lower(C.blank_to_null(col))
+    m = F.create_map(*[F.lit(x) for k, s in sorted(EVENT_STATUS.items()) for x in (k, s)])
+    return F.when(v.isNull(), F.lit("active")).otherwise(F.try_element_at(m, v))
+
+
 def _row_reason(table: str) -> Column:
     """The first failed check for a row of ``table`` (null = good); unknown patient is added later."""
     def dates(*names):
@@ -395,7 +428,8 @@ def _row_reason(table: str) -> Column:
                    (C.bad_bool(F.col("care_home")), C.BAD_VALUE)]
     elif table == "events":
         checks += [(_v("code").isNull(), C.NO_CODE), (_v("date").isNull(), C.NO_DATE),
-                   (dates("date"), C.BAD_DATE), (C.bad_number(F.col("value")), C.BAD_NUMBER)]
+                   (dates("date"), C.BAD_DATE), (C.bad_number(F.col("value")), C.BAD_NUMBER),
+                   (event_status(F.col("status")).isNull(), UNKNOWN_STATUS)]
     elif table == "medications":
         checks += [(_v("code").isNull(), C.NO_CODE), (_v("date").isNull(), C.NO_DATE),
                    (dates("date", "end_date"), C.BAD_DATE), (C.bad_number(F.col("quantity")), C.BAD_NUMBER)]
@@ -432,11 +466,11 @@ def _canonical(table: str) -> list[Column]:
     elif table == "events":
         cols = dict(patient_id=s("patient_id"), date=d("date"), system=system, code=s("code"), display=s("display"),
                     value=n("value"), unit=s("unit"), kind=F.lower(s("kind")),
-                    status=F.coalesce(F.lower(s("status")), F.lit("active")), source_id=s("event_id"))
+                    status=event_status(F.col("status")), source_id=s("event_id"))
     elif table == "medications":
         cols = dict(patient_id=s("patient_id"), date=d("date"), end_date=d("end_date"), system=system, code=s("code"),
                     display=s("display"), status=F.lower(s("status")), quantity=n("quantity"),
-                    source_id=s("issue_id"))
+                    source_id=s("issue_id"), kind=F.lit("issue"))   # a GP-extract row is an issue (§0)
     elif table == "referrals":
         cols = dict(patient_id=s("patient_id"), date=d("date"), system=system, code=s("code"), display=s("display"),
                     priority=F.lower(s("priority")), status=F.lower(s("status")), outcome_date=d("outcome_date"),

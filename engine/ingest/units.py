@@ -3,7 +3,9 @@
 ``conf/units.yaml`` names, per analyte, its codelist, the canonical unit and every accepted unit
 with its multiplier. Values are converted at ingest, so every later stage sees one unit per analyte.
 A value recorded with any other unit, or with none, is quarantined as "unknown unit": never guessed
-(US Synthea writes cholesterol in mg/dL, UK labs in mmol/L; a bare 190 could be either).
+(US Synthea writes cholesterol in mg/dL, UK labs in mmol/L; a bare 190 could be either). What the
+source wrote stays beside the converted value (``events.value_recorded``, ``unit_recorded``), so a
+reason can quote it as the lab report shows it ("LDL-C 192 mg/dL = 4.97 mmol/L").
 """
 from __future__ import annotations
 
@@ -56,7 +58,12 @@ def conversion_table(spark: SparkSession, codelist_dir: Path | None = None,
 
 
 def normalise(events: DataFrame, table: DataFrame | None) -> DataFrame:
-    """Converted value and unit for analyte rows; ``_unit_reason`` set where the unit is unknown."""
+    """Converted value and unit for analyte rows; ``_unit_reason`` set where the unit is unknown.
+
+    Every row also gets ``value_recorded`` and ``unit_recorded``: its value and unit as the source
+    wrote them, before any conversion (the same as value and unit where nothing was converted).
+    """
+    events = events.withColumns({"value_recorded": F.col("value"), "unit_recorded": F.col("unit")})
     if table is None:
         return events.withColumn("_unit_reason", F.lit(None).cast("string"))
     analyte_codes = table.select("system", "code").distinct().withColumn("_analyte", F.lit(True))
