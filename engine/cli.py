@@ -202,15 +202,16 @@ def _cohort_names(text: str | None) -> list[str] | None:
 
 
 def cmd_ingest(args) -> None:
-    from engine.pipeline import check_run_paths, ingest_record
+    from engine.pipeline import check_run_paths, ingest_record, quarantined_counts
     from engine.preflight import check_config
     check_config()
     check_run_paths(args.input, args.out)
     manifest = ingest_record(_spark(args), args.input, args.out, fmt=args.format)
     totals = manifest["ingest"]["totals"]
+    at_read, at_canonical = quarantined_counts(manifest["ingest"])
     print(f"canonical record: {args.out} ({manifest['ingest']['canonical_rows'].get('patients')} patients; "
-          f"{totals['read']} read, {totals['ingested']} ingested, {totals['quarantined']} quarantined, "
-          f"{totals['skipped']} skipped)")
+          f"{totals['read']} read, {totals['ingested']} ingested, {at_read + at_canonical} quarantined "
+          f"({at_read} at read, {at_canonical} at the canonical checks), {totals['skipped']} skipped)")
 
 
 def cmd_run(args) -> None:
