@@ -337,15 +337,17 @@ def cmd_codelists(args) -> None:
     if args.json:
         print(json.dumps([i.as_dict() for i in infos], indent=1))
         return
-    table = [("NAME", "SOURCE", "VERSION", "ROWS", "SYSTEMS", "SHA256")]
+    # one line per list; a list drawn from several published lists continues on a line per source
+    table = [("NAME", "ROWS", "SYSTEMS", "SHA256", "SOURCE", "VERSION")]
     for i in infos:
-        source = " + ".join(s.short() for s in i.sources) or ("no published counterpart" if i.no_counterpart else "-")
-        version = " + ".join(s.version or "-" for s in i.sources) or "-"
-        table.append((i.name, source, version, str(i.rows), ",".join(i.systems) or "-", i.sha256))
+        sources = [(s.short(), s.version or "-") for s in i.sources] or \
+            [("no published counterpart" if i.no_counterpart else "-", "-")]
+        table.append((i.name, str(i.rows), ",".join(i.systems) or "-", i.sha256, *sources[0]))
+        table += [("", "", "", "", *more) for more in sources[1:]]
     widths = [max(len(row[k]) for row in table) for k in range(len(table[0]) - 1)]
     for row in table:
-        cells = [cell.rjust(w) if k == 3 else cell.ljust(w) for k, (cell, w) in enumerate(zip(row, widths))]
-        print("  ".join(cells + [row[-1]]))
+        cells = [cell.rjust(w) if k == 1 else cell.ljust(w) for k, (cell, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells + [row[-1]]).rstrip())
     print(f"{len(infos)} codelists, {sum(i.rows for i in infos)} rows")
 
 
