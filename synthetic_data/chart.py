@@ -13,13 +13,18 @@ from synthetic_data import records as R
 from synthetic_data.vocab import (AMLODIPINE_SOLN, AMLODIPINE_TABS, BMI_UNIT, EGFR_UNIT, ENC_REFERRAL_SEEN,
                                   MMHG, Vocab)
 
+# How a source marks an issue (any order intent) and an authorisation (Chart.authorisation).
+ISSUE_STYLES = ("order", "order", "order", "original-order", "instance-order", "filler-order")
+AUTH_STYLES = ("plan", "continuous", "repeat_dispensing", "repeats", "active_order")
 CLINIC_STYLES = ("snomed_uk", "snomed_plain", "snomed_oe", "loinc_panel", "ukcore_panel")
 HOME_STYLES = ("home_pair", "home_panel", "abpm_24h", "abpm_day", "home_marker")
 
 
 class Chart:
     def __init__(self, rng: random.Random, as_of: dt.date, vocab: Vocab, patient: dict):
-        self.rng, self.as_of, self.v, self.p = rng, as_of, vocab, patient
+        # codes are written through the vocabulary's swap groups (non-core members as often as core)
+        self.rng, self.as_of, self.p = rng, as_of, patient
+        self.v = vocab.bound(rng) if isinstance(vocab, Vocab) else vocab
         self.resources: list[dict] = []
 
     # -- ids, dates -------------------------------------------------------------------------
@@ -47,6 +52,16 @@ class Chart:
     def add(self, res: dict) -> dict:
         self.resources.append(res)
         return res
+
+    # -- the patient ------------------------------------------------------------------------------
+    def moved_house(self, old_care_home: bool = False, layout: str | None = None):
+        """An earlier address, ended before the run date (FHIR only: the GP extract and the canonical
+        row carry the current address). ``old_care_home``: the earlier one was a care home."""
+        lsoas = [code for code, _ in self.p["practice"].lsoas if code != self.p["lsoa_code"]] or [self.p["lsoa_code"]]
+        end = self.ago(self.rng.randrange(60, 1500))
+        start = end - dt.timedelta(days=self.rng.randrange(300, 3000))
+        self.p["old_address"] = (self.rng.choice(lsoas), old_care_home, start, end,
+                                 layout or self.rng.choice(("old_first", "home_ended", "old_last")))
 
     # -- observations -------------------------------------------------------------------------
     def obs(self, day, coding, value=None, unit=None, status="final", when=None):
@@ -129,10 +144,24 @@ class Chart:
         coding = AMLODIPINE_TABS if self.rng.random() < 0.9 else AMLODIPINE_SOLN
         for k in range(n):
             qty = 28 if coding is AMLODIPINE_TABS else 150
-            status = "active" if k == 0 else "completed"
             self.add(R.medication(self.new_id(), day.isoformat(), coding,
-                                  (day + dt.timedelta(days=28)).isoformat(), qty, status))
+                                  (day + dt.timedelta(days=28)).isoformat(), qty, "completed",
+                                  intent=self.rng.choice(ISSUE_STYLES)))
             day -= dt.timedelta(days=self.rng.choice((28, 56, 84)))
+
+    def amlodipine_repeat(self):
+        """Amlodipine on repeat, as a practice system holds it: an authorisation in force since years
+        ago (no end), or one that ended or was stopped more than 4 months ago, with a new one after it."""
+        coding = AMLODIPINE_TABS if self.rng.random() < 0.9 else AMLODIPINE_SOLN
+        start = self.last_day - dt.timedelta(days=self.rng.randrange(400, 3000))
+        if self.last_day < self.as_of or self.rng.random() < 0.7:
+            end = None if self.last_day == self.as_of else self.last_day
+            return self.authorisation(start, coding, end=end, status="active" if end is None else "completed")
+        stop = self.as_of - dt.timedelta(days=self.rng.randrange(130, 300))
+        if stop <= start:
+            return self.authorisation(start, coding)
+        self.authorisation(start, coding, end=stop, status=self.rng.choice(("completed", "stopped")))
+        return self.authorisation(stop + dt.timedelta(days=self.rng.randrange(1, 20)), coding)
 
     def encounter(self, day, klass, coding, status="finished", based_on=None):
         start = self.rng.randrange(8 * 60, 18 * 60)
@@ -154,10 +183,39 @@ class Chart:
                 sr["outcome"] = seen_on.isoformat()
         return sr
 
-    def issue(self, day, coding, status="completed", quantity=28, days=28):
-        """One medication issue (MedicationRequest) on ``day``."""
+    def issue(self, day, coding, status="completed", quantity=28, days=28, intent=None):
+        """One medication issue (MedicationRequest, an order) on ``day``."""
         return self.add(R.medication(self.new_id(), day.isoformat(), coding,
-                                     (day + dt.timedelta(days=days)).isoformat(), quantity, status))
+                                     (day + dt.timedelta(days=days)).isoformat(), quantity, status,
+                                     intent=intent or self.rng.choice(ISSUE_STYLES)))
+
+    def authorisation(self, start, coding, end=None, status="active", style=None, supply_days=None,
+                      quantity=28, authored=None):
+        """A repeat authorisation (CLINICAL_RULES §0) covering from ``start``: to ``end`` when given,
+        else to the run date while ``status`` is active, else its start day only.
+
+        ``style`` is how the source says it is an authorisation: 'plan' (intent plan), 'continuous'
+        (courseOfTherapyType continuous), 'repeat_dispensing' (continuous-repeat-dispensing), 'repeats'
+        (numberOfRepeatsAllowed > 0) or 'active_order' (an order still active, as Synthea writes one);
+        random when not given. ``authored``: authoredOn when it differs from the start (a template
+        written before it came into force)."""
+        styles = AUTH_STYLES if status == "active" else AUTH_STYLES[:-1]
+        style = style or self.rng.choice(styles)
+        kw = {"plan": {"intent": "plan"}, "continuous": {"course": "continuous"},
+              "repeat_dispensing": {"course": "continuous-repeat-dispensing"},
+              "repeats": {"repeats": self.rng.randrange(1, 12)}, "active_order": {}}[style]
+        if style == "active_order" and status != "active":
+            raise ValueError("an order is an authorisation only while active")
+        authored_day = authored or (start - dt.timedelta(days=self.rng.randrange(0, 8)))
+        return self.add(R.medication(self.new_id(), authored_day.isoformat(), coding,
+                                     end.isoformat() if end else None, quantity, status,
+                                     start=start.isoformat(), supply_days=supply_days,
+                                     **{"intent": "order", **kw}))
+
+    def proposal(self, day, coding):
+        """A MedicationRequest that is neither an issue nor an authorisation (intent proposal)."""
+        return self.add(R.medication(self.new_id(), day.isoformat(), coding, None, 28, "on-hold",
+                                     intent="proposal"))
 
     def lab(self, day, coding, value, unit):
         return self.obs(day, coding, value, unit)

@@ -71,8 +71,11 @@ def background(c: Chart, age: int, imd: int, category: str, positive: bool) -> d
         d = onset()
         coding = c.v.pick("hypertension", "38341003" if rng.random() < 0.5 else "59621000")
         c.condition(coding, d, partial=d.year < 2005 and rng.random() < 0.3)
-        if rng.random() < 0.75:
+        r = rng.random()
+        if r < 0.45:
             c.amlodipine_issues(rng.randint(1, 4))
+        elif r < 0.75:
+            c.amlodipine_repeat()          # on repeat: an authorisation, not issues (§0)
     diabetic = adult and rng.random() < _by_age(age, DIABETES) * dep * eth_dm
     if diabetic:
         c.condition(c.v.pick("diabetes", "44054006" if rng.random() < 0.9 else "46635009"), onset(30))

@@ -5,12 +5,14 @@ NDJSON, ``urn:uuid:<id>`` in Bundles (each Bundle carries its practice and PCN O
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
 
 from engine.fhir_conventions import (CARE_HOME_EXTENSION, LSOA_EXTENSION, NHS_NUMBER_SYSTEM, ODS_SYSTEM,
                                      REGISTRATION_EXTENSION, UKCORE_ETHNICITY_EXTENSION)
+from synthetic_data.records import COURSE_SYSTEM
 from synthetic_data.vocab import BMI_UNIT, EGFR_UNIT, MMHG, UCUM
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -22,6 +24,9 @@ COND_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 COND_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 UKCORE_ETHNIC_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategory"
 NDJSON_LINES_PER_FILE = 100_000
+COURSE_DISPLAY = {"continuous": "Continuous long term therapy",
+                  "continuous-repeat-dispensing": "Continuous long term (repeat dispensing)",
+                  "acute": "Short course (acute) therapy"}
 
 
 def dumps(obj) -> str:
@@ -76,13 +81,38 @@ def patient_resource(p: dict, ethnic_letter, ref) -> dict:
            "gender": p["sex"], "birthDate": p["birth_date"].isoformat()}
     if p["death_date"]:
         res["deceasedDateTime"] = p["death_date"].isoformat()
-    res["address"] = [{"extension": [{"url": LSOA_EXTENSION, "valueString": p["lsoa_code"]},
-                                     {"url": CARE_HOME_EXTENSION, "valueBoolean": p["care_home"]}],
-                       "use": "home", "city": p["practice"].name.split(" ")[0], "country": "GB"}]
+    res["address"] = addresses(p)
     practice = p["practice"]
     res["generalPractitioner"] = [{"reference": ref("Organization", practice.id),
                                    "identifier": {"system": ODS_SYSTEM, "value": practice.ods}}]
     return res
+
+
+def _address(lsoa: str, care_home: bool, city: str, use: str, period: dict | None = None) -> dict:
+    out = {"extension": [{"url": LSOA_EXTENSION, "valueString": lsoa},
+                         {"url": CARE_HOME_EXTENSION, "valueBoolean": care_home}],
+           "use": use, "city": city, "country": "GB"}
+    if period:
+        out["period"] = period
+    return out
+
+
+def addresses(p: dict) -> list[dict]:
+    """Patient.address: the current address (the one the canonical row and the GP extract carry),
+    and for some patients an earlier one that has ended (CLINICAL_RULES §2/§9: only the current
+    address counts). ``p["old_address"]``: (lsoa, care_home, start, end, layout), where layout says
+    how the old one is marked and where it sits: 'old_first' (use old, listed first), 'home_ended'
+    (use home with a period that has ended, listed first) or 'old_last' (use old, after the current)."""
+    city = p["practice"].name.split(" ")[0]
+    old = p.get("old_address")
+    if not old:
+        return [_address(p["lsoa_code"], p["care_home"], city, "home")]
+    lsoa, care_home, start, end, layout = old
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    current = _address(p["lsoa_code"], p["care_home"], city, "home",
+                       {"start": (end + dt.timedelta(days=1)).isoformat()})
+    earlier = _address(lsoa, care_home, city, "home" if layout == "home_ended" else "old", period)
+    return [current, earlier] if layout == "old_last" else [earlier, current]
 
 
 def resource(res: dict, pid: str, practice_id: str, ref) -> dict:
@@ -120,11 +150,26 @@ def resource(res: dict, pid: str, practice_id: str, ref) -> dict:
         return {"resourceType": rt, "id": res["id"], "status": res["status"],
                 "code": _concept(res["codings"]), "subject": subject, "performedDateTime": res["when"]}
     if rt == "MedicationRequest":
-        return {"resourceType": rt, "id": res["id"], "status": res["status"], "intent": "order",
-                "medicationCodeableConcept": _concept(res["codings"]), "subject": subject,
-                "authoredOn": res["when"],
-                "dispenseRequest": {"validityPeriod": {"start": res["when"], "end": res["end"]},
-                                    "quantity": {"value": res["quantity"]}}}
+        out = {"resourceType": rt, "id": res["id"], "status": res["status"], "intent": res["intent"]}
+        if res["course"]:
+            out["courseOfTherapyType"] = {"coding": [{"system": COURSE_SYSTEM, "code": res["course"],
+                                                      "display": COURSE_DISPLAY.get(res["course"], res["course"])}]}
+        out["medicationCodeableConcept"] = _concept(res["codings"])
+        out["subject"] = subject
+        if res["when"]:
+            out["authoredOn"] = res["when"]
+        dispense = {}
+        period = {k: res[v] for k, v in (("start", "start"), ("end", "end")) if res[v]}
+        if period:
+            dispense["validityPeriod"] = period
+        if res["repeats"] is not None:
+            dispense["numberOfRepeatsAllowed"] = res["repeats"]
+        dispense["quantity"] = {"value": res["quantity"]}
+        if res["supply_days"]:
+            dispense["expectedSupplyDuration"] = {"value": res["supply_days"], "unit": "days", "system": UCUM,
+                                                  "code": "d"}
+        out["dispenseRequest"] = dispense
+        return out
     if rt == "Encounter":
         out = {"resourceType": rt, "id": res["id"], "status": res["status"],
                "class": {"system": ACT_CODE, "code": res["class"], "display": CLASS_DISPLAY[res["class"]]},

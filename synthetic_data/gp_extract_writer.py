@@ -2,7 +2,10 @@
 
 Row ids are the FHIR-style source ids ("Observation/<id>"), so this format and the FHIR ones can
 be compared row for row; an Observation with several codings or components gives several rows
-with the same event_id, as a panel does in a real extract.
+with the same event_id, as a panel does in a real extract. A GP extract's medication rows are
+issues: a repeat authorisation is written as the issues it implied up to ``as_of``
+(``records.gp_extract_rows``: ids ``MedicationRequest/<id>/issue-<n>``). The patient row carries
+the current address only.
 """
 from __future__ import annotations
 
@@ -43,8 +46,8 @@ def cell(value) -> str:
 
 
 class GpExtractWriter:
-    def __init__(self, out: Path):
-        self.out = out
+    def __init__(self, out: Path, as_of):
+        self.out, self.as_of = out, as_of
         self._fh = {t: open(out / f"{t}.csv", "w", encoding="utf-8", newline="") for t in COLUMNS}
         self._w = {t: csv.writer(fh, lineterminator="\n") for t, fh in self._fh.items()}
         for t, cols in COLUMNS.items():
@@ -71,7 +74,7 @@ class GpExtractWriter:
             p = built.patient
             self._row("patients", p)
             for res in built.resources:
-                table, rows = R.canonical_rows(p["patient_id"], res)
+                table, rows = R.gp_extract_rows(p["patient_id"], res, self.as_of)
                 for row in rows:
                     self._row(table, row)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from synthetic_data.chart import Chart
 from synthetic_data.clinical import background
@@ -23,6 +23,7 @@ from synthetic_data.vocab import Vocab
 
 CHUNK = 5000
 BACKGROUND_POSITIVE_RATE = 0.03
+OLD_ADDRESS_RATE = 0.08          # FHIR Patient.address also holds an earlier, ended address
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Built:
     truth: dict                  # cohort → band, for every cohort the patient must be listed in
     pcn_id: str
     risk: dict | None = None     # risk_truth row (synthetic_data.admissions) for the training population
+    layout_mismatch: list = field(default_factory=list)   # cohorts whose band differs in the GP-extract layout
 
 
 def place_scenarios(seed: int, plan: Plan) -> dict[int, Scenario]:
@@ -127,6 +129,8 @@ class Population:
         c = Chart(rng, as_of, self.v, p)
         c.eth = self.eth
         risk = None
+        if not scenario and rng.random() < OLD_ADDRESS_RATE:
+            c.moved_house(old_care_home=not care_home and age >= 75 and rng.random() < 0.2)
         if scenario:
             scenario.build(c)
             if not scenario.own_ethnicity:
@@ -138,12 +142,23 @@ class Population:
             positive = age >= 18 and rng.random() < BACKGROUND_POSITIVE_RATE
             risk = background(c, age_on(birth, as_of), imd, category, positive)
         rows = Rows.from_resources(p["patient_id"], c.resources)
+        truth = self._truth(p, rows)
+        layouts = []
+        if any(m["kind"] != "issue" for m in rows.medications):
+            # The GP extract holds an authorisation as the issues it implied: planted dates keep away
+            # from window edges so both layouts give the same listings; any difference is reported.
+            gp = self._truth(p, Rows.from_gp_extract(p["patient_id"], c.resources, as_of))
+            layouts = sorted(k for k in set(truth) | set(gp) if truth.get(k) != gp.get(k))
+        return Built(p, c.resources, scenario, truth, practice.pcn.ods if practice.pcn else UNASSIGNED, risk,
+                     layouts)
+
+    def _truth(self, p: dict, rows: Rows) -> dict:
         truth = {}
         for cohort, rule in TRUTHS.items():
-            band = rule(p, rows, as_of, self.v)
+            band = rule(p, rows, self.as_of, self.v)
             if band:
                 truth[cohort] = band
-        return Built(p, c.resources, scenario, truth, practice.pcn.ods if practice.pcn else UNASSIGNED, risk)
+        return truth
 
     def _ethnicity(self, c: Chart, coding, stated_only=False):
         """Most patients have a census code; some none, some only 'not stated', some both."""

@@ -65,6 +65,31 @@ def _with_values(kind, *values):
     return extra
 
 
+def _cvd_resolved_later(listname, code):
+    """A CVD diagnosis, then a later Condition with the same code whose clinicalStatus is resolved:
+    off the register (its latest diagnosis is resolved on or after it), so not a risk factor."""
+    def extra(c: Chart, day):
+        onset = day - dt.timedelta(days=c.rng.randrange(1500, 3000))
+        c.condition(c.v.pick(listname, code), onset)
+        c.condition(c.v.pick(listname, code), onset + dt.timedelta(days=400), clinical="resolved",
+                    abatement=onset + dt.timedelta(days=700))
+    return extra
+
+
+def _cvd_resolved(listname, code):
+    """One CVD Condition, resolved (abatement) years before the reading."""
+    def extra(c: Chart, day):
+        onset = day - dt.timedelta(days=c.rng.randrange(1500, 3000))
+        c.condition(c.v.pick(listname, code), onset, clinical="resolved", abatement=onset + dt.timedelta(days=500))
+    return extra
+
+
+def _cvd_resolved_then_again(c: Chart, day):
+    onset = day - dt.timedelta(days=3000)
+    c.condition(c.v.pick("chd", "53741008"), onset, clinical="resolved", abatement=onset + dt.timedelta(days=300))
+    c.condition(c.v.pick("chd", "194828000"), day - dt.timedelta(days=600))
+
+
 def _diabetes_resolved(c: Chart, day):
     onset = day - dt.timedelta(days=2000)
     c.condition(c.v.pick("diabetes", "44054006"), onset)
@@ -216,6 +241,14 @@ SCENARIOS: list[Scenario] = [
     Scenario("no risk factor: BMI 35.0", "stage 1", _reading(146, 86, extra=_with_values("bmi", 35.0))),
     Scenario("no risk factor: eGFR 52 then latest 68", "stage 1", _reading(146, 86, extra=_with_values("egfr", 52, 68))),
     Scenario("no risk factor: diabetes resolved", "stage 1", _reading(146, 86, extra=_diabetes_resolved)),
+    # CVD is the CHD / stroke-TIA / PAD registers: a CVD code resolved later is not a risk factor
+    Scenario("no risk factor: CHD diagnosis then a later resolved CHD Condition", "stage 1",
+             _reading(146, 86, extra=_cvd_resolved_later("chd", "53741008"))),
+    Scenario("no risk factor: stroke Condition resolved", "stage 1",
+             _reading(146, 86, extra=_cvd_resolved("stroke_tia", "230690007"))),
+    Scenario("no risk factor: PAD diagnosis then a later resolved PAD Condition", "stage 1",
+             _reading(146, 86, extra=_cvd_resolved_later("pad", "840580004"))),
+    Scenario("risk factor: CHD resolved, then angina diagnosed", S1R, _reading(146, 86, extra=_cvd_resolved_then_again)),
     # diagnosis records that do not put the patient on the register
     Scenario("hypertension resolved code, BP still high", "stage 2", _reading(165, 92, extra=_resolved_code)),
     Scenario("hypertension resolved the same day as diagnosed", "stage 2", _reading(165, 92, extra=_resolved_same_day)),

@@ -28,7 +28,7 @@ class Lists:
     diab_res: frozenset
     egfr: frozenset
     bmi: frozenset
-    cvd: frozenset
+    cvd: tuple           # the CHD, stroke/TIA and PAD registers' code sets (no resolved lists)
     eth: dict            # code → (group, category)
 
     @classmethod
@@ -37,7 +37,7 @@ class Lists:
         return cls(f("hypertension"), f("hypertension_resolved"), f("bp_systolic"), f("bp_diastolic"),
                    frozenset(v.setting_pairs("home", "abpm")), f("pregnancy"), f("palliative"),
                    f("diabetes"), f("diabetes_resolved"), f("egfr"), f("bmi"),
-                   f("chd", "stroke_tia", "pad"),
+                   (f("chd"), f("stroke_tia"), f("pad")),
                    {(r["system"], r["code"]): (r.get("group", ""), r.get("category", ""))
                     for r in v.rows("ethnicity")})
 
@@ -127,4 +127,6 @@ def _risk_factor(rows, L: Lists) -> bool:
     bmi = _latest_value(rows, L.bmi)
     if bmi is not None and bmi > 35:
         return True
-    return any((r["system"], r["code"]) in L.cvd and r["status"] == "active" for r in rows)
+    # CVD: on the CHD, stroke/TIA or PAD register (the latest diagnosis not resolved on or after it),
+    # as the registers are read everywhere (CLINICAL_RULES §0); a resolved CVD Condition is not a risk factor.
+    return any(_on_register(rows, codes, frozenset()) for codes in L.cvd)

@@ -56,8 +56,13 @@ def _rows(attrs: dict, build, pid: str) -> list[str]:
                           ("referrals", ("date", "code", "status", "outcome_date")),
                           ("encounters", ("start", "class", "code"))):
         for r in pop.rows[table]:
-            shown = ", ".join(f"{k} {r[k]}" for k in fields if r.get(k) is not None)
-            out.append(f"{table[:-1]}: {shown}")
+            what = table[:-1]
+            if r.get("kind") == "authorisation":   # a repeat authorisation: the days it covers (§0)
+                what, fields_ = "repeat authorisation", ("date", "end_date", "code", "status", "supply_days")
+            else:
+                fields_ = fields
+            shown = ", ".join(f"{k} {r[k]}" for k in fields_ if r.get(k) is not None)
+            out.append(f"{what}: {shown}")
     return out
 
 

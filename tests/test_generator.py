@@ -137,12 +137,46 @@ def test_fhir_ndjson_and_bundles_map_to_the_extract_rows(outs):
     assert _events_from_fhir(bundles) == want
 
 
+ORDER_INTENTS = ("order", "original-order", "instance-order", "filler-order")
+
+
+def _extract_medications_from_fhir(resources) -> set[tuple]:
+    """CLINICAL_RULES §0 read straight off the MedicationRequests, independent of the generator: an
+    issue is one extract row; an authorisation (intent plan, a continuous course, repeats allowed, or
+    active) is the issues it implied: from its start every supply period (28 days) while it covers
+    (to its end; without one, to as_of while active, else its start day only); cancelled, draft and
+    entered-in-error ones, and requests that are neither (a proposal), are not in the extract."""
+    rows = set()
+    for r in resources:
+        sid = f"MedicationRequest/{r['id']}"
+        code = r["medicationCodeableConcept"]["coding"][0]["code"]
+        dispense = r.get("dispenseRequest") or {}
+        period = dispense.get("validityPeriod") or {}
+        qty = _num(dispense["quantity"]["value"])
+        course = {c["code"] for c in (r.get("courseOfTherapyType") or {}).get("coding", [])}
+        if (r["intent"] == "plan" or course & {"continuous", "continuous-repeat-dispensing"}
+                or dispense.get("numberOfRepeatsAllowed", 0) > 0 or r["status"] == "active"):
+            if r["status"] in ("cancelled", "draft", "entered-in-error"):
+                continue
+            start = dt.date.fromisoformat(_date(period.get("start") or r["authoredOn"]))
+            end = period.get("end")
+            last = dt.date.fromisoformat(_date(end)) if end else AS_OF if r["status"] == "active" else start
+            step = dt.timedelta(days=(dispense.get("expectedSupplyDuration") or {}).get("value") or 28)
+            day, n = start, 1
+            while day <= min(max(last, start), AS_OF):
+                rows.add((f"{sid}/issue-{n}", day.isoformat(), code, (day + step).isoformat(), "completed", qty))
+                day, n = day + step, n + 1
+        elif r["intent"] in ORDER_INTENTS:
+            rows.add((sid, _date(r.get("authoredOn") or period.get("start")), code, _date(period.get("end")),
+                      r["status"], qty))
+    return rows
+
+
 def test_other_tables_match_across_formats(outs):
-    meds = {(f"MedicationRequest/{r['id']}", _date(r["authoredOn"]), r["medicationCodeableConcept"]["coding"][0]["code"],
-             _date(r["dispenseRequest"]["validityPeriod"]["end"]), r["status"], _num(r["dispenseRequest"]["quantity"]["value"]))
-            for r in _ndjson(outs["fhir-ndjson"], "MedicationRequest")}
-    assert meds == {(r["issue_id"], r["date"], r["code"], r["end_date"], r["status"], r["quantity"])
-                    for r in _csv(outs["gp-extract"] / "medications.csv")}
+    requests = _ndjson(outs["fhir-ndjson"], "MedicationRequest")
+    assert _extract_medications_from_fhir(requests) == {
+        (r["issue_id"], r["date"], r["code"], r["end_date"], r["status"], r["quantity"])
+        for r in _csv(outs["gp-extract"] / "medications.csv")}
     enc = {(f"Encounter/{r['id']}", _date(r["period"]["start"]), r["class"]["code"], r["type"][0]["coding"][0]["code"])
            for r in _ndjson(outs["fhir-ndjson"], "Encounter")}
     from synthetic_data.records import ENCOUNTER_CLASS
@@ -162,6 +196,47 @@ def test_other_tables_match_across_formats(outs):
         assert fh["generalPractitioner"][0]["identifier"]["value"] == row["practice_id"]
         period = fh["extension"][0]["valuePeriod"]
         assert (period["start"], period.get("end", "")) == (row["registration_start"], row["registration_end"])
+
+
+def test_repeat_authorisations_in_every_style(outs):
+    """§0: the FHIR layouts say an authorisation in each way a source does; the GP extract has issues only."""
+    requests = _ndjson(outs["fhir-ndjson"], "MedicationRequest")
+    courses = {c["code"] for r in requests for c in (r.get("courseOfTherapyType") or {}).get("coding", [])}
+    assert {"continuous", "continuous-repeat-dispensing"} <= courses
+    assert {r["intent"] for r in requests} >= {"order", "original-order", "instance-order", "filler-order", "plan",
+                                               "proposal"}
+    assert any(r["dispenseRequest"].get("numberOfRepeatsAllowed", 0) > 0 for r in requests)
+    assert any(r["dispenseRequest"].get("expectedSupplyDuration") for r in requests)
+    assert any(r["status"] == "active" and r["intent"] == "order" and "courseOfTherapyType" not in r
+               and not r["dispenseRequest"].get("numberOfRepeatsAllowed") for r in requests)   # Synthea's style
+    assert {r["status"] for r in requests if r["intent"] == "plan"} >= {"active", "completed", "stopped"}
+    assert any("end" not in r["dispenseRequest"].get("validityPeriod", {}) for r in requests)
+    extract = _csv(outs["gp-extract"] / "medications.csv")
+    assert any("/issue-" in r["issue_id"] for r in extract)
+    summary = json.loads((outs["gp-extract"] / "generator.json").read_text())
+    assert summary["layout_mismatches"] == []
+
+
+def _current_address(patient: dict) -> dict:
+    """CLINICAL_RULES §2/§9 restated: use not 'old' and no period.end; among several the home one."""
+    current = [a for a in patient["address"] if a.get("use") != "old" and not (a.get("period") or {}).get("end")]
+    return next((a for a in current if a.get("use") == "home"), current[0])
+
+
+def test_only_the_current_address_is_in_the_extract(outs):
+    from engine.fhir_conventions import CARE_HOME_EXTENSION, LSOA_EXTENSION
+    patients = {r["id"]: r for r in _ndjson(outs["fhir-ndjson"], "Patient")}
+    moved = [p for p in patients.values() if len(p["address"]) > 1]
+    assert moved and {p["address"][0].get("use") for p in moved} == {"old", "home"}
+    ext = lambda a, url: next(e for e in a["extension"] if e["url"] == url)   # noqa: E731
+    old_care_home = 0
+    for row in _csv(outs["gp-extract"] / "patients.csv"):
+        address = _current_address(patients[row["patient_id"]])
+        assert ext(address, LSOA_EXTENSION)["valueString"] == row["lsoa_code"]
+        assert str(ext(address, CARE_HOME_EXTENSION)["valueBoolean"]).lower() == row["care_home"]
+        old_care_home += any(ext(a, CARE_HOME_EXTENSION)["valueBoolean"] for a in patients[row["patient_id"]]["address"]
+                             if a is not address) and row["care_home"] == "false"
+    assert old_care_home > 0
 
 
 # -- the population ---------------------------------------------------------------------------
@@ -285,8 +360,13 @@ def test_bundle_references_resolve_inside_the_bundle(outs):
 # -- truth follows from the written records ---------------------------------------------------
 
 def _codes(name):
-    from engine.codelists import load_codelist
-    return load_codelist(name)
+    """The generator's own list (synthetic_data/codes): this file checks that the truth follows from the
+    written rows; whether conf/codelists agrees with those codes is tests/test_answer_key.py's question."""
+    from types import SimpleNamespace
+
+    from synthetic_data.vocab import Vocab
+    rows = Vocab().rows(name)
+    return SimpleNamespace(rows=rows, codes=lambda: [r["code"] for r in rows])
 
 
 def _rule_from_extract(out: Path) -> dict[str, str]:
@@ -312,11 +392,11 @@ def _rule_from_extract(out: Path) -> dict[str, str]:
             continue
         e = by_pid[p.patient_id]
 
-        def on_register(diag, res):
+        def on_register(diag, res=None):
             d = e[e["code"].isin(c[diag]) & (e["status"] == "active")]["date"]
             if d.empty:
                 return False
-            r = e[(e["code"].isin(c[res]) & (e["status"] == "active"))
+            r = e[(e["code"].isin(c[res] if res else set()) & (e["status"] == "active"))
                   | (e["code"].isin(c[diag]) & (e["status"] == "resolved"))]["date"]
             return not (r >= d.max()).any()
 
@@ -350,7 +430,7 @@ def _rule_from_extract(out: Path) -> dict[str, str]:
         risk = (grp == "Black" or cat in ("Indian", "Pakistani", "Bangladeshi")
                 or on_register("diabetes", "diabetes_resolved")
                 or (egfr is not None and egfr < 60) or (bmi is not None and bmi > 35)
-                or (e["code"].isin(c["chd"] | c["stroke_tia"] | c["pad"]) & (e["status"] == "active")).any())
+                or any(on_register(name) for name in ("chd", "stroke_tia", "pad")))
         listed[p.patient_id] = "stage 1 with risk factor" if risk else "stage 1"
     return listed
 

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from synthetic_data.chart import Chart
-from synthetic_data.cohorts.common import Rows, add_months, age_on, eligible, has_code, issues, on_register
+from synthetic_data.cohorts.common import Rows, add_months, age_on, eligible, has_code, issued, on_register
 from synthetic_data.people import add_years
 from synthetic_data.scenarios import Scenario
 from synthetic_data.vocab import Vocab
@@ -93,7 +93,7 @@ def undiagnosed_truth(p: dict, rows: Rows, as_of: dt.date, v: Vocab) -> str | No
              and L.signal.get((r["system"], r["code"])) in SIGNAL_BANDS]
     if bands:
         return min(bands, key=BAND_RANK.get)
-    if issues(rows, as_of, L.oac, add_months(as_of, -OAC_MONTHS)) \
+    if issued(rows, as_of, L.oac, add_months(as_of, -OAC_MONTHS)) \
             and not _ever(events, L.af | L.af_res | L.dvt_pe_valve):
         return OAC_ONLY
     return None
@@ -106,7 +106,7 @@ def anticoagulation_truth(p: dict, rows: Rows, as_of: dt.date, v: Vocab) -> str 
     events = rows.valid_events(as_of)
     if on_register(events, L.af, L.af_res) is None or cha2ds2_vasc(p, events, as_of, L) < MIN_SCORE:
         return None
-    if issues(rows, as_of, L.oac, add_months(as_of, -OAC_MONTHS)) or has_code(events, L.pall):
+    if issued(rows, as_of, L.oac, add_months(as_of, -OAC_MONTHS)) or has_code(events, L.pall):
         return None
     return NOT_ANTICOAGULATED
 
@@ -158,7 +158,7 @@ def _warfarin_rxnorm(c: Chart):
 
 def _af(c: Chart, onset: dt.date | None = None, **kw):
     code = c.rng.choice(("49436004", "49436004", "282825002", "440059007", "5370000"))
-    return c.condition(c.v.coding("af", code), onset or _long_ago(c), **kw)
+    return c.condition(c.v.pick("af", code), onset or _long_ago(c), **kw)
 
 
 def _cond(c: Chart, listname: str, *codes: str, day: dt.date | None = None, **kw):
@@ -236,6 +236,30 @@ def _oac(drugs, system_word, day_of=_recent, n=1, status="completed", extra=None
         for k in range(n):
             c.issue(day - dt.timedelta(days=28 * k), coding, status=status)
     return build
+
+
+def _oac_repeat(drugs, system_word, start=(300, 1500), end=None, status="active", extra=None, supply_days=None,
+                style=None):
+    """An oral anticoagulant on repeat (CLINICAL_RULES §0): started ``start`` days ago; ``end``: the
+    validity period ended that many days ago (None: open). Dates keep off the 6-month edge, so the
+    FHIR authorisation and the issues a GP extract shows for it agree."""
+    def build(c: Chart):
+        if extra:
+            extra(c)
+        coding = (_medicine(c, drugs, system_word) if drugs else
+                  c.v.pick("med_anticoagulant_oral", "319735007") if system_word == "dmd_warfarin" else _warfarin_rxnorm(c))
+        first = c.ago(c.rng.randrange(*start))
+        last = c.ago(c.rng.randrange(*end)) if end else None
+        c.authorisation(first, coding, end=last, status=status, supply_days=supply_days, style=style)
+    return build
+
+
+def _oac_stopped_first_day(c: Chart):
+    c.authorisation(c.ago(c.rng.randrange(300, 400)), _doac(c), status="stopped")
+
+
+def _oac_proposed(c: Chart):
+    c.proposal(c.ago(c.rng.randrange(20, 100)), _doac(c))
 
 
 def _six_months(c: Chart) -> dt.date:
@@ -317,6 +341,10 @@ UNDIAGNOSED_SCENARIOS = [
     _u("anticoagulant issued exactly 6 months ago", OAC_ONLY, _oac(DOACS, "dmd", day_of=_six_months), ages=(50, 90)),
     _u("anticoagulant with a refuted DVT", OAC_ONLY, _oac(DOACS, "dmd", extra=_dvt_refuted), ages=(50, 90)),
     _u("aged 18 on the as-of date, ECG AF", ECG, _young((18, 0), _ecg("164889003"))),
+    _u("DOAC on repeat, no indication", OAC_ONLY, _oac_repeat(DOACS, "dmd"), ages=(50, 90)),
+    _u("warfarin (Synthea RxNorm) on repeat, no indication", OAC_ONLY, _oac_repeat(None, "rxnorm"), ages=(50, 90)),
+    _u("DOAC repeat that ended 3 months ago, no indication", OAC_ONLY,
+       _oac_repeat(DOACS, "dmd", start=(300, 700), end=(80, 110), status="completed"), ages=(50, 90)),
     # near misses
     _u("near miss: ECG AF 12 months and 1 day ago", None,
        _on_day(lambda c: add_months(c.as_of, -SIGNAL_MONTHS) - dt.timedelta(days=1),
@@ -332,6 +360,11 @@ UNDIAGNOSED_SCENARIOS = [
     _u("near miss: anticoagulant entered in error", None, _oac(DOACS, "dmd", status="entered-in-error"),
        ages=(50, 90)),
     _u("near miss: anticoagulant cancelled", None, _oac(DOACS, "dmd", status="cancelled"), ages=(50, 90)),
+    _u("near miss: DOAC repeat that ended 8 months ago", None,
+       _oac_repeat(DOACS, "dmd", start=(400, 900), end=(240, 300), status="completed"), ages=(50, 90)),
+    _u("near miss: DOAC repeat cancelled", None, _oac_repeat(DOACS, "dmd", status="cancelled"), ages=(50, 90)),
+    _u("near miss: anticoagulant only proposed", None, _oac_proposed, ages=(50, 90)),
+    _u("near miss: DOAC on repeat with a DVT", None, _oac_repeat(DOACS, "rxnorm", extra=_dvt), ages=(40, 90)),
     _u("near miss: irregular pulse entered in error", None,
        lambda c: _signal(c, "361137007", _within_year(c), status="entered-in-error"), ages=(55, 90)),
     _u("near miss: ECG AF after the as-of date", None, _future_ecg, ages=(55, 90)),
@@ -437,6 +470,14 @@ ANTICOAGULATION_SCENARIOS = [
     _a("anticoagulant issue entered in error", L4B,
        _registered(oac=(_doac, lambda c: c.ago(40), "entered-in-error")), sex="female", ages=(76, 90)),
     _a("AF resolved then diagnosed again", L4B, _af_rediagnosed, sex="male", ages=(76, 90)),
+    _a("warfarin repeat stopped 8 months ago", L4B,
+       _registered(after=_oac_repeat(None, "dmd_warfarin", start=(500, 2000), end=(240, 300), status="stopped")),
+       sex="female", ages=(76, 90)),
+    _a("anticoagulant repeat stopped on its first day a year ago", L4B, _registered(after=_oac_stopped_first_day),
+       sex="male", ages=(76, 90)),
+    _a("anticoagulant only proposed", L4B, _registered(after=_oac_proposed), sex="female", ages=(76, 90)),
+    _a("DOAC repeat cancelled", L4B, _registered(after=_oac_repeat(DOACS, "dmd", status="cancelled")),
+       sex="female", ages=(76, 90)),
     # near misses
     _a("near miss: man under 65 with hypertension only (score 1)", None, _registered(_htn), sex="male",
        ages=(40, 64)),
@@ -454,6 +495,16 @@ ANTICOAGULATION_SCENARIOS = [
        ages=(76, 90)),
     _a("near miss: Synthea warfarin issued exactly 6 months ago", None,
        _registered(oac=(_warfarin_rxnorm, _six_months)), sex="male", ages=(76, 90)),
+    _a("near miss: long-term warfarin authorised years ago, still active", None,
+       _registered(after=_oac_repeat(None, "dmd_warfarin", start=(1500, 3500))), sex="female", ages=(76, 92)),
+    _a("near miss: Synthea warfarin order authored years ago, still active", None,
+       _registered(after=_oac_repeat(None, "rxnorm", start=(1500, 3500), style="active_order")), sex="male",
+       ages=(76, 92)),
+    _a("near miss: DOAC repeat that ended 2 months ago", None,
+       _registered(after=_oac_repeat(DOACS, "dmd", start=(300, 700), end=(50, 70), status="completed")),
+       sex="female", ages=(76, 90)),
+    _a("near miss: warfarin on repeat of 84-day supplies", None,
+       _registered(after=_oac_repeat(None, "dmd_warfarin", start=(200, 900), supply_days=84)), sex="male", ages=(76, 90)),
     _a("near miss: palliative care", None, _registered(_palliative), sex="female", ages=(76, 92)),
     _a("near miss: AF resolved code", None, _registered(after=_af_code_resolved), sex="female", ages=(76, 90)),
     _a("near miss: AF Condition resolved", None, _af_condition_resolved, sex="female", ages=(76, 90)),

@@ -64,6 +64,44 @@ def _multimorbid(n_medicines: int, conditions=("diabetes", "chd")):
     return build
 
 
+def _multimorbid_on_repeat(n_issued: int, n_authorised: int, extra_ended: bool = False):
+    """2 conditions; ``n_issued`` medicines issued in the last 90 days and ``n_authorised`` on repeat in
+    force; ``extra_ended``: one more whose repeat ended 3-4 months ago (not current, §0)."""
+    def build(c: Chart):
+        for name in ("diabetes", "chd"):
+            c.condition(c.v.pick(name), c.ago(c.rng.randrange(800, 3000)))
+        meds = c.rng.sample(MEDICINES, n_issued + n_authorised + extra_ended)
+        for coding in meds[:n_issued]:
+            c.issue(c.ago(c.rng.randrange(10, 60)), coding)
+        for coding in meds[n_issued:n_issued + n_authorised]:
+            c.authorisation(c.ago(c.rng.randrange(200, 1500)), coding)
+        if extra_ended:
+            end = c.ago(c.rng.randrange(100, 121))
+            c.authorisation(end - dt.timedelta(days=c.rng.randrange(100, 400)), meds[-1], end=end, status="completed")
+    return build
+
+
+def _efi_and_repeats(k: int, ended: bool):
+    """k coded deficits, and 5 medicines (in no hazard list) on repeat: in force (polypharmacy, a
+    deficit) or ended more than 12 months ago (no deficit)."""
+    def build(c: Chart):
+        plant_deficits(c, k)
+        for coding in c.rng.sample(_plain_medicines(c), 5):
+            if ended:
+                end = c.ago(c.rng.randrange(400, 700))
+                c.authorisation(end - dt.timedelta(days=c.rng.randrange(100, 400)), coding, end=end,
+                                status=c.rng.choice(("completed", "stopped")))
+            else:
+                c.authorisation(c.ago(c.rng.randrange(200, 1500)), coding)
+    return build
+
+
+def _plain_medicines(c: Chart) -> list:
+    from synthetic_data.vocab import AMLODIPINE_SOLN, AMLODIPINE_TABS, PARACETAMOL
+    return [AMLODIPINE_TABS, AMLODIPINE_SOLN, PARACETAMOL] + \
+        [(r["system"], r["code"], r["term"]) for r in c.v.rows("med_ppi_h2ra")]
+
+
 def _palliative_frail(c: Chart):
     plant_deficits(c, 10)
     c.procedure(c.ago(100), c.v.pick("palliative", "103735009"))
@@ -75,7 +113,7 @@ def _care_home_frail(c: Chart):
 
 
 # Ten distinct dm+d medicines (SNOMED UK drug extension VMPs from the NHS EPS examples and the
-# project's codelists), so "≥ 10 current medicines" is met by distinct codes.
+# generator's vocabulary, synthetic_data/codes), so "≥ 10 current medicines" is met by distinct codes.
 def _medicines():
     from synthetic_data.vocab import AMLODIPINE_TABS, PARACETAMOL, vocab
     v = vocab()
@@ -95,6 +133,14 @@ SCENARIOS = [
              ages=(66, 90), cohort=COHORT),
     Scenario("anticipatory_care: 2 conditions and 10 current medicines", BAND, _multimorbid(10), ages=(66, 85),
              cohort=COHORT),
+    Scenario("anticipatory_care: 2 conditions and 10 current medicines, 5 on repeat", BAND,
+             _multimorbid_on_repeat(5, 5), ages=(66, 85), cohort=COHORT),
+    Scenario("anticipatory_care: near miss 2 conditions, 9 current medicines and a repeat ended 3-4 months ago", None,
+             _multimorbid_on_repeat(5, 4, extra_ended=True), ages=(66, 85), cohort=COHORT),
+    Scenario("anticipatory_care: eFI 8 coded + polypharmacy of 5 repeats in force (9/36)", BAND,
+             _efi_and_repeats(8, ended=False), ages=(66, 90), cohort=COHORT),
+    Scenario("anticipatory_care: near miss eFI 8 coded, 5 repeats that ended over a year ago (8/36)", None,
+             _efi_and_repeats(8, ended=True), ages=(66, 90), cohort=COHORT),
     Scenario("anticipatory_care: near miss eFI 8/36 (0.222)", None, _deficits(8), ages=(66, 90), cohort=COHORT),
     Scenario("anticipatory_care: near miss 2 conditions and 9 medicines", None, _multimorbid(9), ages=(66, 85),
              cohort=COHORT),

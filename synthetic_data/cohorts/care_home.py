@@ -35,7 +35,8 @@ def resident_by_code(rows: Rows, as_of: dt.date, v) -> bool:
 
 
 def resident(p: dict, rows: Rows, as_of: dt.date, v) -> bool:
-    """Care-home resident by code or by the address flag (no eligibility test here)."""
+    """Care-home resident by code or by the current address's flag (``p["care_home"]``; an earlier,
+    ended address in ``p["old_address"]`` never counts, CLINICAL_RULES §2). No eligibility test here."""
     return bool(p.get("care_home")) or resident_by_code(rows, as_of, v)
 
 
@@ -63,6 +64,17 @@ def _code(code: str):
 
 def _flag_only(c: Chart):
     c.p["care_home"] = True
+
+
+def _flag_after_moving(c: Chart):
+    """Moved into a care home: the current address is flagged, the earlier (own home) one is not."""
+    c.p["care_home"] = True
+    c.moved_house(old_care_home=False)
+
+
+def _left_care_home(layout):
+    """Only the earlier, ended address was a care home (CLINICAL_RULES §2: the current address counts)."""
+    return lambda c: c.moved_house(old_care_home=True, layout=layout)
 
 
 def _flag_and_code(c: Chart):
@@ -168,6 +180,7 @@ SCENARIOS = [
     _s("old people's home code", NO_SMR, _code("160737007")),
     _s("address flag only", NO_SMR, _flag_only),
     _s("address flag and nursing-home code", NO_SMR, _flag_and_code),
+    _s("address flag on the current address, earlier address not a care home", NO_SMR, _flag_after_moving),
     _s("own-home code then care-home code", NO_SMR, _own_home_then_care_home),
     _s("care-home and own-home codes on one day", NO_SMR, _same_day),
     _s("address flag with a later own-home code", NO_SMR, _flag_with_later_own_home),
@@ -181,6 +194,9 @@ SCENARIOS = [
     _s("aged 18 on the as-of date", NO_SMR, _aged_18, ages=(18, 30)),
     # near misses: must not be listed
     _s("near miss: care-home code then own-home code", None, _care_home_then_own_home),
+    _s("near miss: earlier care-home address (use old, listed first)", None, _left_care_home("old_first")),
+    _s("near miss: earlier care-home address (use home, period ended)", None, _left_care_home("home_ended")),
+    _s("near miss: earlier care-home address (use old, listed after the current)", None, _left_care_home("old_last")),
     _s("near miss: care-home visit encounter only", None, _visit_only),
     _s("near miss: seen-in-nursing-home code only", None, _seen_in_nursing_home_only),
     _s("near miss: care-home code entered in error", None, _entered_in_error),

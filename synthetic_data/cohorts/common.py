@@ -15,8 +15,10 @@ IGNORED = ("refuted", "entered-in-error")
 NOT_ISSUED = ("entered-in-error", "cancelled", "draft")
 REFERRAL_NOT_MADE = ("entered-in-error", "revoked", "draft", "cancelled")
 
-__all__ = ["Rows", "eligible", "on_register", "latest_value", "has_code", "issues", "add_months", "age_on",
-           "current_medicines"]
+__all__ = ["Rows", "eligible", "on_register", "latest_value", "has_code", "issues", "issued", "add_months", "age_on",
+           "current_medicines", "medicines_issued", "currently_on"]
+
+DEFAULT_SUPPLY_DAYS = 28      # §0: one implied issue per started 28 days an authorisation covers
 
 
 @dataclass
@@ -29,9 +31,19 @@ class Rows:
 
     @classmethod
     def from_resources(cls, pid: str, resources: list[dict]) -> "Rows":
+        """The rows a FHIR source gives (a repeat authorisation is one row)."""
         rows = cls()
         for res in resources:
             table, out = R.canonical_rows(pid, res)
+            getattr(rows, table).extend(out)
+        return rows
+
+    @classmethod
+    def from_gp_extract(cls, pid: str, resources: list[dict], as_of: dt.date) -> "Rows":
+        """The rows the GP-extract layout gives (an authorisation is the issues it implied)."""
+        rows = cls()
+        for res in resources:
+            table, out = R.gp_extract_rows(pid, res, as_of)
             getattr(rows, table).extend(out)
         return rows
 
@@ -39,10 +51,23 @@ class Rows:
         """Events that count: not refuted or entered in error, not after ``as_of``."""
         return [r for r in self.events if r["status"] not in IGNORED and r["date"] <= as_of]
 
-    def issued(self, as_of: dt.date, codes, since: dt.date | None = None) -> list[dict]:
-        return [m for m in self.medications
-                if (m["system"], m["code"]) in codes and m["status"] not in NOT_ISSUED
-                and m["date"] <= as_of and (since is None or m["date"] >= since)]
+    def medicines(self, as_of: dt.date, codes=None) -> list[dict]:
+        """Medicine rows that count on ``as_of`` (CLINICAL_RULES §0), each with ``until``, the last day
+        it covers: an issue its own date; an authorisation its end date, else ``as_of`` while active,
+        else its start day only, never after ``as_of``. A request that is neither issue nor
+        authorisation (a proposal), and cancelled, draft and entered-in-error rows, never count."""
+        out = []
+        for m in self.medications:
+            if m["kind"] not in ("issue", "authorisation") or m["status"] in NOT_ISSUED or m["date"] > as_of:
+                continue
+            if codes is not None and (m["system"], m["code"]) not in codes:
+                continue
+            until = m["date"]
+            if m["kind"] == "authorisation":
+                end = m["end_date"] or (as_of if m["status"] == "active" else m["date"])
+                until = min(as_of, max(m["date"], end))
+            out.append(m | {"until": until})
+        return out
 
 
 def eligible(p: dict, as_of: dt.date, min_age: int = 18) -> bool:
@@ -85,19 +110,52 @@ def latest_value(events: list[dict], codes, since: dt.date | None = None):
     return max(found) if found else None
 
 
-def issues(rows: Rows, as_of: dt.date, codes, since: dt.date | None = None) -> int:
-    """Distinct medication issues (one prescription coded twice counts once)."""
-    return len({m["source_id"] for m in rows.issued(as_of, codes, since)})
+def issued(rows: Rows, as_of: dt.date, codes, since: dt.date) -> list[dict]:
+    """Rows of a medicine "issued" from ``since`` to ``as_of``: an issue dated in the window, or an
+    authorisation covering any day of it."""
+    return [m for m in rows.medicines(as_of, codes) if m["until"] >= since]
 
 
-def current_medicines(rows: Rows, as_of: dt.date, days: int = 90, since: dt.date | None = None) -> int:
-    """Distinct medicines issued from ``since`` (default: ``days`` days before) to ``as_of``: per
-    issue its smallest (system, code)."""
-    since = since or as_of - dt.timedelta(days=days)
-    per_issue: dict[str, tuple] = {}
-    for m in rows.medications:
-        if m["status"] in NOT_ISSUED or not (since <= m["date"] <= as_of):
-            continue
+def issues(rows: Rows, as_of: dt.date, codes, since: dt.date) -> int:
+    """Issues from ``since`` to ``as_of`` plus implied issues: an authorisation implies one issue per
+    started ``supply_days`` (28 when not given) of the days it covers inside the window. One
+    prescription coded twice counts once."""
+    per_prescription = {}
+    for m in issued(rows, as_of, codes, since):
+        n = 1
+        if m["kind"] == "authorisation":
+            covered = (m["until"] - max(m["date"], since)).days + 1
+            n = -(-covered // (m["supply_days"] or DEFAULT_SUPPLY_DAYS))
+        per_prescription[m["source_id"]] = n
+    return sum(per_prescription.values())
+
+
+def _current(m: dict, as_of: dt.date, days: int) -> bool:
+    if m["kind"] == "authorisation":
+        return m["until"] >= as_of
+    return m["date"] >= as_of - dt.timedelta(days=days)
+
+
+def currently_on(rows: Rows, as_of: dt.date, codes, days: int = 90) -> bool:
+    """An issue in the last ``days`` days, or an authorisation covering ``as_of``."""
+    return any(_current(m, as_of, days) for m in rows.medicines(as_of, codes))
+
+
+def _distinct(rows: list[dict]) -> int:
+    """Distinct medicines: per prescription its smallest (system, code), so a dual-coded one counts once."""
+    per = {}
+    for m in rows:
         key = (m["system"], m["code"])
-        per_issue[m["source_id"]] = min(per_issue.get(m["source_id"], key), key)
-    return len(set(per_issue.values()))
+        per[m["source_id"]] = min(per.get(m["source_id"], key), key)
+    return len(set(per.values()))
+
+
+def current_medicines(rows: Rows, as_of: dt.date, days: int = 90) -> int:
+    """Distinct medicines currently on: issued in the last ``days`` days or authorised on ``as_of``."""
+    return _distinct([m for m in rows.medicines(as_of) if _current(m, as_of, days)])
+
+
+def medicines_issued(rows: Rows, as_of: dt.date, since: dt.date) -> int:
+    """Distinct medicines issued from ``since`` to ``as_of`` (an issue in the window or an
+    authorisation covering a day of it)."""
+    return _distinct([m for m in rows.medicines(as_of) if m["until"] >= since])

@@ -4,7 +4,8 @@ Written without the engine (engine/features/efi.py) so a bug there cannot hide b
 bug here. A deficit is present when any code in its list is on the record on or before as_of
 (active or resolved rows: "first occurrence ever"; refuted / entered-in-error never), except
 falls (an active fall row dated in the last 12 months) and polypharmacy (≥ 5 distinct medicines issued in the
-last 12 months; an issue coded twice counts once). eFI = deficits ÷ 36.
+last 12 months: an issue in the window or a repeat authorisation covering a day of it, §0; an issue coded
+twice counts once). eFI = deficits ÷ 36.
 
 Also builders for scenarios that need a given number of deficits.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from synthetic_data.cohorts.common import Rows, add_months, current_medicines
+from synthetic_data.cohorts.common import Rows, add_months, medicines_issued
 
 N = 36
 MONTHS = 12
@@ -49,7 +50,7 @@ def deficits(rows: Rows, as_of: dt.date, v) -> set[str]:
              if any((s, c) in v.pairs(codelist) for s, c, _, _ in events)}
     if any((s, c) in v.pairs(FALLS) and day >= since and status == "active" for s, c, day, status in events):
         found.add("falls")
-    if current_medicines(rows, as_of, since=since) >= POLYPHARMACY_MIN:
+    if medicines_issued(rows, as_of, since) >= POLYPHARMACY_MIN:
         found.add("polypharmacy")
     return found
 

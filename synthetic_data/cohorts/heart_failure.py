@@ -56,7 +56,11 @@ def truth(p, rows: Rows, as_of, v):
     test = latest_test(events, v.pairs("ntprobnp"), add_months(as_of, -TEST_MONTHS))
     if test and test[1] > RAISED_ABOVE and not followed_up(rows, events, v, test[0], as_of):
         return URGENT if test[1] > URGENT_ABOVE else SOON
-    if issues(rows, as_of, v.pairs("med_loop_diuretic"), add_months(as_of, -LOOP_MONTHS)) >= LOOP_MIN_ISSUES:
+    # the loop-diuretic band: no heart failure code ever, active or resolved (a resolved code means the
+    # diagnosis was made; refuted and entered-in-error ones are not codes at all, §0)
+    hf_ever = any((r["system"], r["code"]) in v.pairs("heart_failure") for r in events)
+    if not hf_ever and issues(rows, as_of, v.pairs("med_loop_diuretic"),
+                              add_months(as_of, -LOOP_MONTHS)) >= LOOP_MIN_ISSUES:
         return LOOP
     return None
 
@@ -135,6 +139,15 @@ def _loop_with_hf(c: Chart):
     _issues(c, "317972000", 20, 80)
 
 
+def _loop_with_hf_status(clinical="active", verification="confirmed"):
+    def build(c: Chart):
+        onset = c.ago(c.rng.randrange(900, 2500))
+        c.condition(c.v.pick("heart_failure", "84114007"), onset, clinical, verification,
+                    onset + dt.timedelta(days=300) if clinical == "resolved" else None)
+        _issues(c, "317972000", 20, 80)
+    return build
+
+
 def _loop_and_urgent(c: Chart):
     _test(c, c.ago(50), 3100)
     _issues(c, "313988", 15, 45, 75)
@@ -155,6 +168,18 @@ def _exactly_6_months(c: Chart):
 def _6_months_and_a_day(c: Chart):
     _issues(c, "317972000", 10)
     c.issue(add_months(c.as_of, -LOOP_MONTHS) - dt.timedelta(days=1), c.v.pick("med_loop_diuretic", "317972000"))
+
+
+def loop_repeat(start, end=None, status="active", supply_days=None, code=None, style=None):
+    """A loop diuretic on repeat (CLINICAL_RULES §0): started ``start`` (lo, hi) days ago; ``end``: its
+    validity ended that many days ago. Off the 6-month edge, so FHIR and the GP extract agree."""
+    def build(c: Chart):
+        first = c.ago(c.rng.randrange(*start))
+        last = c.ago(c.rng.randrange(*end)) if end else None
+        coding = c.v.pick("med_loop_diuretic", code or c.rng.choice(("317972000", "318021009")))
+        c.authorisation(first, coding, end=last, status=status, supply_days=supply_days,
+                        style=style)
+    return build
 
 
 def _deceased(c: Chart):
@@ -207,8 +232,19 @@ SCENARIOS = [
     S("near miss: one furosemide issue", None, loop("317972000", 40)),
     S("near miss: one furosemide issue and one cancelled", None, loop("317972000", 40, status="cancelled")),
     S("near miss: loop diuretic with a heart failure diagnosis", None, _loop_with_hf),
+    S("near miss: loop diuretics with a resolved heart failure Condition", None, _loop_with_hf_status("resolved")),
+    S("loop diuretics, heart failure diagnosis entered in error", LOOP,
+      _loop_with_hf_status(verification="entered-in-error")),
     S("urgent NT-proBNP outranks loop diuretics", URGENT, _loop_and_urgent),
     S("loop diuretics after a raised NT-proBNP that was echoed", LOOP, _loop_and_actioned),
+    S("furosemide on repeat in force", LOOP, loop_repeat((100, 400))),
+    S("bumetanide (RxNorm) as Synthea's active order", LOOP, loop_repeat((100, 400), code="197418", style="active_order")),
+    S("furosemide repeat that ended 3 months ago", LOOP, loop_repeat((300, 400), end=(80, 100), status="completed")),
+    S("near miss: furosemide repeat stopped on its first day", None, loop_repeat((30, 150), status="stopped")),
+    S("near miss: furosemide repeat that ended 7 months ago", None,
+      loop_repeat((300, 500), end=(220, 300), status="completed")),
+    S("near miss: furosemide repeat of 112-day supplies since 100 days ago (1 implied issue)", None,
+      loop_repeat((80, 100), supply_days=112)),
     S("near miss: deceased", None, _deceased),
 ]
 

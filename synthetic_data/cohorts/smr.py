@@ -11,7 +11,7 @@ import datetime as dt
 from synthetic_data.chart import Chart
 from synthetic_data.cohorts.care_home import resident
 from synthetic_data.cohorts.efi import efi, plant_deficits
-from synthetic_data.cohorts.common import (add_months, age_on, current_medicines, eligible, has_code, issues,
+from synthetic_data.cohorts.common import (add_months, age_on, current_medicines, eligible, has_code, issued, issues,
                                            latest_value, on_register)
 from synthetic_data.people import add_years
 from synthetic_data.scenarios import Scenario
@@ -35,7 +35,7 @@ def subgroups(p, rows, as_of, v) -> dict[str, bool]:
     since3 = add_months(as_of, -HAZARD_MONTHS)
 
     def on(codelist):
-        return issues(rows, as_of, v.pairs(codelist), since3) > 0
+        return bool(issued(rows, as_of, v.pairs(codelist), since3))
 
     nsaid = on("med_nsaid_oral")
     egfr = latest_value(ev, v.pairs("egfr"))
@@ -300,6 +300,107 @@ def _deceased(c: Chart):
     _medicines(c, 10, day_of=lambda c: c.ago(c.rng.randrange(35, 80)))
 
 
+# repeat authorisations (CLINICAL_RULES §0) --------------------------------------------------------------
+# Dates keep away from every window edge (90 days, 3 and 12 months), so the FHIR authorisation and the
+# issues a GP extract shows for it give the same answer.
+def _days_ago(lo: int, hi: int):
+    return lambda c: c.ago(c.rng.randrange(lo, hi))
+
+
+def _in_force(c: Chart, coding, **kw):
+    """An authorisation started long ago, still active with no end."""
+    return c.authorisation(c.ago(c.rng.randrange(200, 2000)), coding, **kw)
+
+
+def _ended(c: Chart, coding, lo=120, hi=160, status=None):
+    """An authorisation whose validity period ended ``lo``–``hi`` days ago (status completed, or still
+    'active' as a lapsed template is)."""
+    end = c.ago(c.rng.randrange(lo, hi))
+    return c.authorisation(end - dt.timedelta(days=c.rng.randrange(150, 600)), coding, end=end,
+                           status=status or c.rng.choice(("completed", "active")))
+
+
+def _stopped_first_day(c: Chart, coding, lo=150, hi=300):
+    """Stopped with no end date: it covers its start day only (one implied issue)."""
+    return c.authorisation(c.ago(c.rng.randrange(lo, hi)), coding, status="stopped")
+
+
+def _poly_authorised(n_issued: int, extra=None, n_authorised: int = 0, until_next_year=False):
+    """``n_issued`` medicines issued recently, ``n_authorised`` on repeat in force, then ``extra``
+    (a function writing one more medicine, from the same pool, in a way that must not count)."""
+    def build(c: Chart):
+        codings = c.rng.sample(_pool(c), n_issued + n_authorised + (1 if extra else 0))
+        for coding in codings[:n_issued]:
+            c.issue(_recent(c), coding)
+        for k, coding in enumerate(codings[n_issued:n_issued + n_authorised]):
+            if until_next_year and k == 0:
+                c.authorisation(c.ago(c.rng.randrange(200, 700)), coding, end=c.as_of + dt.timedelta(days=200))
+            else:
+                _in_force(c, coding)
+        if extra:
+            extra(c, codings[-1])
+    return build
+
+
+def _nsaid_coding(c: Chart):
+    return _pick(c, "med_nsaid_oral", "329653008", "329807003", "198014", "310965")
+
+
+def _nsaid_repeat(c: Chart):
+    _in_force(c, _nsaid_coding(c))
+
+
+def _nsaid_repeat_ended(c: Chart):
+    _ended(c, _nsaid_coding(c))
+
+
+def _ppi_coding(c: Chart):
+    return _pick(c, "med_ppi_h2ra", "42356411000001102", "42354611000001108", "42351911000001100")
+
+
+def _nsaid_with_ppi_repeat(c: Chart):
+    _nsaid(c)
+    _in_force(c, _ppi_coding(c))
+
+
+def _nsaid_with_ppi_repeat_stopped(c: Chart):
+    _nsaid(c)
+    _ended(c, _ppi_coding(c), 150, 220, status="stopped")
+
+
+def _oac_repeat_and_nsaid(c: Chart):
+    _nsaid(c)
+    _in_force(c, _pick(c, "med_anticoagulant_oral", "319735007", "855332", "703908001"))
+
+
+def _asthma_nsbb_repeat(c: Chart):
+    c.condition(_pick(c, "asthma", "195967001", "233678006"), c.ago(c.rng.randrange(1500, 5000)))
+    _in_force(c, _pick(c, "med_beta_blocker_nonselective", "318353009", "856519", "318633000"))
+
+
+def _opioid_coding(c: Chart):
+    return _pick(c, "med_opioid", "322341003", "322623000", "1049221", "856987")
+
+
+def _addictive_repeat(lo, hi, supply_days=None, kind=None):
+    """An addictive medicine on repeat since ``lo``–``hi`` days ago (implied issues only)."""
+    def build(c: Chart):
+        coding = {"benzo": lambda: _pick(c, "med_benzodiazepine", "321197008", "321294008", "197591"),
+                  None: lambda: _opioid_coding(c)}[kind]()
+        c.authorisation(c.ago(c.rng.randrange(lo, hi)), coding, supply_days=supply_days)
+    return build
+
+
+def _opioid_stopped_first_day(c: Chart):
+    _stopped_first_day(c, _opioid_coding(c), 100, 300)
+
+
+def _z_drug_repeat_ended(c: Chart):
+    end = c.ago(c.rng.randrange(180, 200))
+    c.authorisation(end - dt.timedelta(days=c.rng.randrange(60, 90)), _pick(c, "med_z_drug", "321175006", "321184006"),
+                    end=end, status=c.rng.choice(("completed", "stopped")))
+
+
 M12 = lambda c: add_months(c.as_of, -12)                                   # noqa: E731
 M12_1 = lambda c: add_months(c.as_of, -12) - dt.timedelta(days=1)           # noqa: E731
 M3 = lambda c: add_months(c.as_of, -3)                                     # noqa: E731
@@ -370,8 +471,34 @@ SCENARIOS = [
     _s("addictive: second issue exactly 12 months ago", ONE, _addictive(_benzo, _opioid, M12)),
     _s("near miss: one addictive issue in 12 months", None, _one_addictive),
     _s("near miss: second addictive issue 12 months and a day ago", None, _addictive(_gabapentinoid, _benzo, M12_1)),
+    # repeat authorisations (§0): in force, ended, stopped, cancelled, proposed
+    _s("polypharmacy: 6 issued and 4 on repeat in force", ONE, _poly_authorised(6, n_authorised=4)),
+    _s("polypharmacy: 9 issued and one authorised until next year", ONE,
+       _poly_authorised(9, n_authorised=1, until_next_year=True)),
+    _s("near miss: 9 current medicines and a repeat that ended 4 months ago", None,
+       _poly_authorised(9, extra=lambda c, coding: _ended(c, coding))),
+    _s("near miss: 9 current medicines and a repeat stopped on its first day", None,
+       _poly_authorised(9, extra=lambda c, coding: _stopped_first_day(c, coding))),
+    _s("near miss: 9 current medicines and a cancelled repeat", None,
+       _poly_authorised(9, extra=lambda c, coding: _in_force(c, coding, status="cancelled"))),
+    _s("near miss: 9 current medicines and a proposal", None,
+       _poly_authorised(9, extra=lambda c, coding: c.proposal(_recent(c), coding))),
+    _s("GI_P3A: oral NSAID on repeat since months ago", ONE, _nsaid_repeat, ages=ELDER),
+    _s("near miss: oral NSAID repeat that ended 4 months ago", None, _nsaid_repeat_ended, ages=ELDER),
+    _s("near miss: oral NSAID with a PPI on repeat", None, _nsaid_with_ppi_repeat, ages=ELDER),
+    _s("GI_P3A: PPI repeat stopped 5 months ago does not protect", ONE, _nsaid_with_ppi_repeat_stopped, ages=ELDER),
+    _s("GI_P3D: anticoagulant on repeat with an oral NSAID", ONE, _oac_repeat_and_nsaid, ages=ADULT),
+    _s("AS_P3G: asthma with a non-selective beta-blocker on repeat", ONE, _asthma_nsbb_repeat, ages=ADULT),
+    _s("addictive: opioid on repeat for 10 weeks (3 implied issues)", ONE, _addictive_repeat(62, 76)),
+    _s("addictive: benzodiazepine on repeat for 7 weeks (2 implied issues)", ONE, _addictive_repeat(42, 52, kind="benzo")),
+    _s("near miss: opioid on repeat of 56-day supplies for 7 weeks (1 implied issue)", None,
+       _addictive_repeat(42, 52, supply_days=56)),
+    _s("near miss: opioid repeat stopped on its first day", None, _opioid_stopped_first_day),
+    _s("addictive: Z-drug repeat that ended 6 months ago after 2-3 months", ONE, _z_drug_repeat_ended),
     # care home
     _s("care home: address flag", ONE, _care_home_flag, ages=OLD),
+    _s("near miss: only an earlier address was a care home", None,
+       lambda c: c.moved_house(old_care_home=True), ages=OLD),
     _s("care home: nursing-home code", ONE, _care_home_code, ages=OLD),
     # several subgroups: every band
     _s("two subgroups: polypharmacy and asthma with a beta-blocker", "2 subgroups",
