@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.fhir_conventions import (CARE_HOME_EXTENSION, LSOA_EXTENSION, NHS_NUMBER_SYSTEM, ODS_SYSTEM,
                                      REGISTRATION_EXTENSION, UKCORE_ETHNICITY_EXTENSION)
 from synthetic_data.records import COURSE_SYSTEM
-from synthetic_data.vocab import BMI_UNIT, EGFR_UNIT, MMHG, UCUM
+from synthetic_data.vocab import BMI_UNIT, MMHG, UCUM
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CLASS_DISPLAY = {"AMB": "ambulatory", "EMER": "emergency", "IMP": "inpatient encounter",

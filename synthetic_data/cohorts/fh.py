@@ -11,7 +11,7 @@ import datetime as dt
 import re
 
 from synthetic_data.chart import Chart
-from synthetic_data.cohorts.common import Rows, add_months, age_on, eligible, has_code
+from synthetic_data.cohorts.common import Rows, age_on, eligible, has_code
 from synthetic_data.people import add_years
 from synthetic_data.scenarios import Scenario
 
