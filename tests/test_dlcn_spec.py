@@ -207,14 +207,14 @@ def test_score(scored, pid):
 
 def test_components_name_each_scored_item(scored):
     text = scored["ldl_and_premature_chd_add_up"]["dlcn_components"]
-    assert text.startswith("LDL-C 6.6 → 5, premature CHD (first code ") and text.endswith(", age 48) → 2")
-    assert scored["no_ldl"]["dlcn_components"] == "no LDL-C recorded → 0"
-    assert "tendon xanthoma (coded 2020-02-01) → 6" in scored["ldl_and_tendon_xanthoma"]["dlcn_components"]
+    assert text.startswith("LDL-C 6.6: 5, premature CHD (first code ") and text.endswith(", age 48): 2")
+    assert scored["no_ldl"]["dlcn_components"] == "no LDL-C recorded: 0"
+    assert "tendon xanthoma (coded 2020-02-01): 6" in scored["ldl_and_tendon_xanthoma"]["dlcn_components"]
     vascular = scored["man_stroke_at_54"]["dlcn_components"]
-    assert "premature cerebral/peripheral vascular disease (first code" in vascular and vascular.endswith("age 54) → 1")
+    assert "premature cerebral/peripheral vascular disease (first code" in vascular and vascular.endswith("age 54): 1")
     # two decimals where the value has them, and no trailing zeros
-    assert scored["ldl_4_95"]["dlcn_components"] == "LDL-C 4.95 → 1"
-    assert scored["ldl_5_0"]["dlcn_components"] == "LDL-C 5 → 3"
+    assert scored["ldl_4_95"]["dlcn_components"] == "LDL-C 4.95: 1"
+    assert scored["ldl_5_0"]["dlcn_components"] == "LDL-C 5: 3"
 
 
 def test_highest_ldl_and_its_date(scored):

@@ -296,14 +296,14 @@ def test_reason_quotes_values_dates_and_the_lower_bound(listed):
     reason = listed["ldl_6_5_premature_chd"]["reason"]
     chd = birthday(born(62), 50).isoformat()
     assert reason.startswith(f"Highest recorded LDL-C 6.5 mmol/L on {RECENT.isoformat()} (> 4.9). "
-                             "DLCN score at least 7 (> 5: refer for genetic testing) from LDL 6.5–8.5: 5, "
+                             "DLCN score at least 7 (> 5: refer for genetic testing) from LDL-C 6.5: 5, "
                              f"premature CHD (first code {chd}, age 50): 2 — a lower bound")
     assert "lower bound" in reason and "family history" in reason and reason.endswith("No FH diagnosis code.")
     young = listed["tc_8_day_before_30th_birthday"]["reason"]
     assert "total cholesterol 8 mmol/L on" in young and "at age 29 (> 7.5 under 30)" in young
     assert "(not above 5: assess)" in listed["ldl_4_91"]["reason"]
     # two decimals where the value has them: 4.91 must never read as 4.9 next to "> 4.9"
-    assert "LDL-C 4.91 mmol/L on" in listed["ldl_4_91"]["reason"] and "from LDL 4.0–4.9: 1 —" in listed["ldl_4_91"]["reason"]
+    assert "LDL-C 4.91 mmol/L on" in listed["ldl_4_91"]["reason"] and "from LDL-C 4.91: 1 —" in listed["ldl_4_91"]["reason"]
     assert "total cholesterol 7.51 mmol/L on" in listed["tc_7_51_at_25"]["reason"]
 
 
@@ -322,7 +322,7 @@ def test_whole_reason_and_evidence(listed):
     assert row["reason"] == (
         f"Highest recorded total cholesterol 8 mmol/L on {young} at age 29 (> 7.5 under 30); total cholesterol "
         f"9.2 mmol/L on {oldest} (> 9.0); LDL-C 5 mmol/L on {RECENT.isoformat()} (> 4.9). DLCN score at least 3 "
-        "(not above 5: assess) from LDL 5.0–6.4: 3 — a lower bound: family history, corneal arcus and DNA results "
+        "(not above 5: assess) from LDL-C 5: 3 — a lower bound: family history, corneal arcus and DNA results "
         "are not in the record, and the highest LDL-C may be a treated value. No FH diagnosis code.")
     assert row["evidence"] == (
         f'{{"max_total_cholesterol":9.2,"max_total_cholesterol_date":"{oldest}",'
@@ -428,7 +428,7 @@ def test_reason_quotes_the_value_as_recorded_beside_the_converted_one(listed):
     assert listed["ldl_192_mg_dl"]["criteria"] == f"LDL-C 192 mg/dL = 4.97 mmol/L on {day} (> 4.9)"
     assert listed["ldl_192_mg_dl"]["reason"].startswith(
         f"Highest recorded LDL-C 192 mg/dL = 4.97 mmol/L on {day} (> 4.9). DLCN score at least 1 "
-        "(not above 5: assess) from LDL 4.0–4.9: 1 — a lower bound")
+        "(not above 5: assess) from LDL-C 4.97: 1 — a lower bound")
     # recorded in mmol/L (any spelling): the value once, no "="
     assert listed["ldl_5_2_recorded_in_mmol"]["criteria"] == f"LDL-C 5.2 mmol/L on {day} (> 4.9)"
     assert listed["tc_370_mg_dl_and_ldl_5_5_mmol"]["criteria"] == (
@@ -441,13 +441,13 @@ def test_reason_lists_dlcn_components_with_points_after_a_colon(listed):
         return reason[reason.index(" from ") + 6:reason.index(" — a lower bound")]
     stroke = birthday(born(62), 50).isoformat()
     assert parts("dlcn_6_ldl_6_5_premature_stroke") == (
-        f"LDL 6.5–8.5: 5, premature cerebral/peripheral vascular disease (first code {stroke}, age 50): 1")
-    assert parts("ldl_8_51") == "LDL > 8.5: 8"
-    assert parts("ldl_8_5") == "LDL 6.5–8.5: 5"
-    assert parts("ldl_6_45_premature_chd_gap_scores_3").startswith("LDL 5.0–6.4: 3, premature CHD (first code ")
-    assert parts("ldl_5_2_tendon_xanthoma") == "LDL 5.0–6.4: 3, tendon xanthoma (coded 2021-04-01): 6"
+        f"LDL-C 6.5: 5, premature cerebral/peripheral vascular disease (first code {stroke}, age 50): 1")
+    assert parts("ldl_8_51") == "LDL-C 8.51: 8"
+    assert parts("ldl_8_5") == "LDL-C 8.5: 5"
+    assert parts("ldl_6_45_premature_chd_gap_scores_3").startswith("LDL-C 6.45: 3, premature CHD (first code ")
+    assert parts("ldl_5_2_tendon_xanthoma") == "LDL-C 5.2: 3, tendon xanthoma (coded 2021-04-01): 6"
     assert parts("tc_9_5_without_ldl") == "no LDL-C recorded: 0"
-    assert parts("tc_9_5_with_ldl_3") == "LDL < 4.0: 0"
+    assert parts("tc_9_5_with_ldl_3") == "LDL-C 3: 0"
 
 
 def test_reason_from_an_extract_recorded_in_mg_dl(spark, tmp_path):

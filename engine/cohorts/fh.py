@@ -8,8 +8,8 @@ DLCN > 5 → refer for genetic testing, else assess.
 
 The reason quotes each highest value as the source recorded it beside the converted value, so a GP can
 check it against the lab report ("LDL-C 192 mg/dL = 4.97 mmol/L"; "LDL-C 5.2 mmol/L" when recorded in
-mmol/L), and lists the DLCN score's components with their points ("LDL 5.0–6.4: 3, premature CHD
-(first code 2010-04-01, age 50): 2").
+mmol/L), and lists the DLCN score's components with their points (the facts' ``dlcn_components``:
+"LDL-C 5.2: 3, premature CHD (first code 2010-04-01, age 50): 2").
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from engine.cohorts.declaration import Band, Cohort, Criterion
-from engine.config import Param, load_facts_params
+from engine.config import Param
 from engine.features import rows as R
-from engine.features.facts import DLCN_LOWER_BOUND_NOTE, DLCN_PREMATURE_CHD_POINTS, mmol_text as num
+from engine.features.facts import DLCN_LOWER_BOUND_NOTE, mmol_text as num
 from engine.features.rows import age_on
 from engine.ingest.units import unit_key
 
@@ -53,45 +53,6 @@ def as_recorded(row: Column) -> Column:
     recorded = F.regexp_replace(row["value_recorded"].cast("string"), r"\.0$", "")
     return F.when(other, F.concat(recorded, F.lit(" "), F.trim(row["unit_recorded"]), F.lit(" = "), converted)) \
         .otherwise(converted)
-
-
-def _threshold(x: float) -> str:
-    return f"{x:.1f}" if abs(x * 10 - round(x * 10)) < 1e-9 else f"{x:g}"
-
-
-def ldl_bands(fp: dict) -> dict[int, str]:
-    """DLCN LDL-C points → the range that scores them, as published ("5.0–6.4") from conf/facts.yaml's
-    thresholds (a range ends 0.1 below the next threshold; a threshold with more decimals: "to < x")."""
-    t8, t5, t3, t1 = (fp[k] for k in ("dlcn_ldl_8_points_above", "dlcn_ldl_5_points_from",
-                                       "dlcn_ldl_3_points_from", "dlcn_ldl_1_point_from"))
-
-    def up_to(low: float, nxt: float) -> str:
-        if _threshold(nxt) == f"{nxt:.1f}":
-            return f"{_threshold(low)}–{nxt - 0.1:.1f}"
-        return f"{_threshold(low)} to < {_threshold(nxt)}"
-    return {8: f"> {_threshold(t8)}", 5: f"{_threshold(t5)}–{_threshold(t8)}", 3: up_to(t3, t5), 1: up_to(t1, t3),
-            0: f"< {_threshold(t1)}"}
-
-
-def dlcn_parts(fp: dict) -> Column:
-    """The DLCN score's components, "<component> <value>: <points>": "LDL 6.5–8.5: 5, premature CHD
-    (first code 2010-04-01, age 50): 2, tendon xanthoma (coded 2021-04-01): 6"."""
-    points = F.col("dlcn_ldl_points")
-    ldl = F.when(F.col("max_ldl").isNull(), F.lit("no LDL-C recorded: 0"))
-    for n, band in ldl_bands(fp).items():
-        ldl = ldl.when(points == n, F.lit(f"LDL {band}: {n}"))
-
-    def coded(label: str, prefix: str, pts: str) -> Column:
-        return F.concat(F.lit(f"{label} (first code "), F.col(f"{prefix}_date").cast("string"), F.lit(", age "),
-                        F.col(f"{prefix}_age").cast("string"), F.lit("): "), F.col(pts).cast("string"))
-    history = (F.when(F.col("dlcn_history_points") == DLCN_PREMATURE_CHD_POINTS,
-                      coded("premature CHD", "first_chd", "dlcn_history_points"))
-               .when(F.col("dlcn_history_points") > 0,
-                     coded("premature cerebral/peripheral vascular disease", "first_vascular", "dlcn_history_points")))
-    exam = F.when(F.col("dlcn_exam_points") > 0, F.concat(
-        F.lit("tendon xanthoma (coded "), F.col("xanthoma_date").cast("string"), F.lit("): "),
-        F.col("dlcn_exam_points").cast("string")))
-    return F.concat_ws(", ", ldl, history, exam)
 
 
 def derive(p: dict, as_of: dt.date) -> list[dict[str, Column]]:
@@ -132,7 +93,7 @@ def reason(p: dict, as_of: dt.date) -> Column:
         F.lit(". DLCN score at least "), F.col("dlcn").cast("string"),
         F.when(F.col("band_order") == 1, F.lit(f" (> {p['dlcn_refer_above']}: refer for genetic testing)"))
          .otherwise(F.lit(f" (not above {p['dlcn_refer_above']}: assess)")),
-        F.lit(" from "), dlcn_parts(load_facts_params()), F.lit(f" — {DLCN_LOWER_BOUND_NOTE}. No FH diagnosis code."))
+        F.lit(" from "), F.col("dlcn_components"), F.lit(f" — {DLCN_LOWER_BOUND_NOTE}. No FH diagnosis code."))
 
 
 def evidence(p: dict, as_of: dt.date) -> list[Column]:

@@ -211,7 +211,8 @@ FACTS: tuple[Fact, ...] = (
     Fact("max_ldl, max_ldl_date", "double, date", "highest LDL-C ever (mmol/L)", "§5"),
     Fact("first_chd_date, first_chd_age, first_vascular_date, first_vascular_age, xanthoma_date",
          "date, int, date, int, date", "first CHD code; first stroke/TIA or PAD code; first tendon xanthoma", "§5"),
-    Fact("dlcn_components", "string", "the score's parts as text", "§5"),
+    Fact("dlcn_components", "string", "the score's parts with their points ('LDL-C 5.2: 3, premature CHD "
+         "(first code 2010-04-01, age 50): 2')", "§5"),
 )
 
 
@@ -460,18 +461,19 @@ def _scores(df: DataFrame, p: dict) -> DataFrame:
         .when(premature_vascular, DLCN_PREMATURE_VASCULAR_POINTS).otherwise(0)
     exam_points = F.when(F.col("xanthoma_date").isNotNull(), DLCN_TENDON_XANTHOMA_POINTS).otherwise(0)
 
+    # "<component>: <points>", as the CHA2DS2-VASc parts: "LDL-C 5.2: 3, premature CHD (...): 2"
     def event(label: str, prefix: str, age: Column, pts: int) -> Column:
         return F.concat(F.lit(label + " (first code "), F.col(f"{prefix}_date").cast("string"),
-                        F.lit(", age "), age.cast("string"), F.lit(f") → {pts}"))
+                        F.lit(", age "), age.cast("string"), F.lit(f"): {pts}"))
     components = F.concat_ws(", ",
-        F.when(ldl.isNull(), F.lit("no LDL-C recorded → 0"))
-         .otherwise(F.concat(F.lit("LDL-C "), mmol_text(ldl), F.lit(" → "), ldl_points.cast("string"))),
+        F.when(ldl.isNull(), F.lit("no LDL-C recorded: 0"))
+         .otherwise(F.concat(F.lit("LDL-C "), mmol_text(ldl), F.lit(": "), ldl_points.cast("string"))),
         F.when(premature_chd, event("premature CHD", "first_chd", chd_age, DLCN_PREMATURE_CHD_POINTS))
          .when(premature_vascular, event("premature cerebral/peripheral vascular disease", "first_vascular",
                                          vascular_age, DLCN_PREMATURE_VASCULAR_POINTS)),
         F.when(F.col("xanthoma_date").isNotNull(),
                F.concat(F.lit("tendon xanthoma (coded "), F.col("xanthoma_date").cast("string"),
-                        F.lit(f") → {DLCN_TENDON_XANTHOMA_POINTS}"))))
+                        F.lit(f"): {DLCN_TENDON_XANTHOMA_POINTS}"))))
 
     return df.select(
         "*",
