@@ -18,6 +18,8 @@ HYPERTENSION, HYPERTENSION_RESOLVED = (SNOMED, "38341003"), (SNOMED, "162659009"
 PALLIATIVE, PREGNANT = (SNOMED, "103735009"), (SNOMED, "77386006")
 DIABETES, EGFR, BMI = (SNOMED, "44054006"), (LOINC, "33914-3"), (SNOMED, "60621009")
 CHD, STROKE, PAD = (SNOMED, "22298006"), (SNOMED, "230690007"), (SNOMED, "399957001")
+# The practice every test patient belongs to unless it names another (an unknown one: no PCN).
+PRACTICE = ("A10001", "Test Surgery", "U00001", "Test PCN")
 
 
 def months_ago(months: int, days: int = 0) -> dt.date:
@@ -28,8 +30,9 @@ def months_ago(months: int, days: int = 0) -> dt.date:
 class Population:
     """Build patients and their events; ``record(spark)`` gives the canonical Record."""
 
-    def __init__(self):
+    def __init__(self, practices: list[tuple] | None = None):
         self.rows = {name: [] for name in schema.TABLES}
+        self.practices = [PRACTICE] if practices is None else practices
         self._ids = itertools.count(1)
 
     def patient(self, pid: str, age: int = 55, sex: str = "female", practice: str = "A10001",
@@ -37,10 +40,10 @@ class Population:
                 death_date: dt.date | None = None, deceased: bool | None = None,
                 registration_start: dt.date | None = dt.date(2010, 1, 1),
                 registration_end: dt.date | None = None, birth_date: dt.date | None = None,
-                address_care_home: bool = False) -> str:
+                address_care_home: bool = False, family_name: str | None = None) -> str:
         born = birth_date or dt.date(AS_OF.year - age, 1, 1)
         self.rows["patients"].append(dict(
-            patient_id=pid, nhs_number="9990000018", given_name="Test", family_name=pid.upper(),
+            patient_id=pid, nhs_number="9990000018", given_name="Test", family_name=family_name or pid.upper(),
             birth_date=born, sex=sex, death_date=death_date, deceased=deceased or death_date is not None,
             ethnicity_code=None, ethnicity_group=ethnicity_group, ethnicity_category=ethnicity_category,
             lsoa_code="E01000001", imd_decile=5, practice_id=practice,
@@ -106,6 +109,5 @@ class Population:
         for name, struct in schema.TABLES.items():
             rows = [tuple(r.get(f.name) for f in struct.fields) for r in self.rows[name]]
             tables[name] = spark.createDataFrame(rows, struct)
-        tables["practices"] = spark.createDataFrame(
-            [("A10001", "Test Surgery", "U00001", "Test PCN")], schema.PRACTICES)
+        tables["practices"] = spark.createDataFrame(self.practices, schema.PRACTICES)
         return Record.from_tables(tables)

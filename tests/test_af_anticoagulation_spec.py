@@ -6,13 +6,11 @@ import json
 
 import pytest
 
-from builders import (AS_OF, DIABETES, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, PALLIATIVE, STROKE, Population,
-                      months_ago)
+from builders import AS_OF, DIABETES, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, PALLIATIVE, STROKE, months_ago
 from engine.codes import RXNORM, SNOMED
 from engine.cohorts.af_anticoagulation import COHORT
 from engine.config import ConfigError
-from engine.worklists.build import evaluate as worklist_of
-from spec import clinical_values, evaluate
+from spec import Spec, clinical_values
 
 LISTED = "not anticoagulated"
 OLD = dt.date(2016, 3, 1)
@@ -23,24 +21,13 @@ DIABETES_RESOLVED = (SNOMED, "315051004")
 APIXABAN_DMD, WARFARIN_RX, EDOXABAN_RX = (SNOMED, "703908001"), (RXNORM, "855332"), (RXNORM, "1599555")
 APIXABAN_RX = (RXNORM, "1364445")
 
-CASES: dict = {}
-PATIENT_ATTRS: dict = {}
+# patient id → expected band (None = must not be listed), with the record that earns it.
+SPEC = Spec("af_anticoagulation", COHORT, sex="male")
+case = SPEC.case
 
 
 def born(years: int, days_after: int = 0) -> dt.date:
     return dt.date(AS_OF.year - years, AS_OF.month, AS_OF.day) + dt.timedelta(days=days_after)
-
-
-def named(pid: str, expected, build, **attrs) -> None:
-    CASES[pid] = (expected, build)
-    PATIENT_ATTRS[pid] = attrs
-
-
-def case(expected, **attrs):
-    def register(build):
-        named(build.__name__, expected, build, **attrs)
-        return build
-    return register
 
 
 def af(p, pid, *codings):
@@ -55,25 +42,25 @@ def with_codes(*codings):
 
 
 # --- the score threshold (male under 65 unless stated: 0 points from age and sex) ----------------
-named("male_75_today", LISTED, with_codes(), sex="male", birth_date=born(75))
-named("male_75_tomorrow", None, with_codes(), sex="male", birth_date=born(75, days_after=1))
-named("male_65_today_hypertension", LISTED, with_codes(HYPERTENSION), sex="male", birth_date=born(65))
-named("male_65_tomorrow_hypertension", None, with_codes(HYPERTENSION), sex="male",
-      birth_date=born(65, days_after=1))
-named("female_64_no_factor", None, with_codes(), sex="female", age=64)
-named("female_64_hypertension", LISTED, with_codes(HYPERTENSION), sex="female", age=64)
-named("male_hypertension_only", None, with_codes(HYPERTENSION))
-named("male_stroke", LISTED, with_codes(STROKE))
-named("male_tia", LISTED, with_codes(TIA))
-named("male_systemic_embolism", LISTED, with_codes(EMBOLISM))
-named("male_heart_failure_diabetes", LISTED, with_codes(HEART_FAILURE, DIABETES))
-named("male_mi_hypertension", LISTED, with_codes(MI, HYPERTENSION))
-named("male_pad_diabetes", LISTED, with_codes(PAD, DIABETES))
-named("male_angina_hypertension", None, with_codes(ANGINA, HYPERTENSION))
-named("male_heart_failure_refuted", None,
-      lambda p, pid: (af(p, pid, HYPERTENSION), p.diagnosis(pid, HEART_FAILURE, OLD, status="refuted")))
-named("female_85_everything", LISTED, with_codes(HEART_FAILURE, HYPERTENSION, DIABETES, STROKE, MI), sex="female",
-      age=85)
+SPEC.add("male_75_today", LISTED, with_codes(), sex="male", birth_date=born(75))
+SPEC.add("male_75_tomorrow", None, with_codes(), sex="male", birth_date=born(75, days_after=1))
+SPEC.add("male_65_today_hypertension", LISTED, with_codes(HYPERTENSION), sex="male", birth_date=born(65))
+SPEC.add("male_65_tomorrow_hypertension", None, with_codes(HYPERTENSION), sex="male",
+         birth_date=born(65, days_after=1))
+SPEC.add("female_64_no_factor", None, with_codes(), sex="female", age=64)
+SPEC.add("female_64_hypertension", LISTED, with_codes(HYPERTENSION), sex="female", age=64)
+SPEC.add("male_hypertension_only", None, with_codes(HYPERTENSION))
+SPEC.add("male_stroke", LISTED, with_codes(STROKE))
+SPEC.add("male_tia", LISTED, with_codes(TIA))
+SPEC.add("male_systemic_embolism", LISTED, with_codes(EMBOLISM))
+SPEC.add("male_heart_failure_diabetes", LISTED, with_codes(HEART_FAILURE, DIABETES))
+SPEC.add("male_mi_hypertension", LISTED, with_codes(MI, HYPERTENSION))
+SPEC.add("male_pad_diabetes", LISTED, with_codes(PAD, DIABETES))
+SPEC.add("male_angina_hypertension", None, with_codes(ANGINA, HYPERTENSION))
+SPEC.add("male_heart_failure_refuted", None,
+         lambda p, pid: (af(p, pid, HYPERTENSION), p.diagnosis(pid, HEART_FAILURE, OLD, status="refuted")))
+SPEC.add("female_85_everything", LISTED, with_codes(HEART_FAILURE, HYPERTENSION, DIABETES, STROKE, MI),
+         sex="female", age=85)
 
 
 @case(None)
@@ -96,17 +83,18 @@ def issued(coding, day, status="completed"):
     return build
 
 
-named("apixaban_3_months_ago", None, issued(APIXABAN_DMD, months_ago(3)), sex="female", age=80)
-named("warfarin_rxnorm_1_month_ago", None, issued(WARFARIN_RX, months_ago(1)), sex="female", age=80)
-named("edoxaban_rxnorm_1_month_ago", None, issued(EDOXABAN_RX, months_ago(1)), sex="female", age=80)
-named("issue_exactly_6_months_ago", None, issued(APIXABAN_DMD, months_ago(6)), sex="female", age=80)
-named("issue_6_months_and_a_day_ago", LISTED, issued(APIXABAN_DMD, months_ago(6, days=1)), sex="female", age=80)
-named("issue_entered_in_error", LISTED, issued(APIXABAN_DMD, months_ago(1), "entered-in-error"), sex="female",
-      age=80)
-named("issue_cancelled", LISTED, issued(APIXABAN_DMD, months_ago(1), "cancelled"), sex="female", age=80)
-named("issue_only_after_as_of", LISTED, issued(APIXABAN_DMD, AS_OF + dt.timedelta(days=1)), sex="female", age=80)
-named("issue_on_as_of", None, issued(APIXABAN_DMD, AS_OF), sex="female", age=80)
-named("never_anticoagulated", LISTED, with_codes(), sex="female", age=80)
+SPEC.add("apixaban_3_months_ago", None, issued(APIXABAN_DMD, months_ago(3)), sex="female", age=80)
+SPEC.add("warfarin_rxnorm_1_month_ago", None, issued(WARFARIN_RX, months_ago(1)), sex="female", age=80)
+SPEC.add("edoxaban_rxnorm_1_month_ago", None, issued(EDOXABAN_RX, months_ago(1)), sex="female", age=80)
+SPEC.add("issue_exactly_6_months_ago", None, issued(APIXABAN_DMD, months_ago(6)), sex="female", age=80)
+SPEC.add("issue_6_months_and_a_day_ago", LISTED, issued(APIXABAN_DMD, months_ago(6, days=1)), sex="female", age=80)
+SPEC.add("issue_entered_in_error", LISTED, issued(APIXABAN_DMD, months_ago(1), "entered-in-error"), sex="female",
+         age=80)
+SPEC.add("issue_cancelled", LISTED, issued(APIXABAN_DMD, months_ago(1), "cancelled"), sex="female", age=80)
+SPEC.add("issue_only_after_as_of", LISTED, issued(APIXABAN_DMD, AS_OF + dt.timedelta(days=1)), sex="female",
+         age=80)
+SPEC.add("issue_on_as_of", None, issued(APIXABAN_DMD, AS_OF), sex="female", age=80)
+SPEC.add("never_anticoagulated", LISTED, with_codes(), sex="female", age=80)
 
 
 # --- repeat authorisations (CLINICAL_RULES §0): a standing order covers the days it is in force ------
@@ -118,14 +106,15 @@ def authorised(start, end=None, status="active"):
 
 
 # Synthea's long-term warfarin patient: one active order authored years ago is anticoagulation today
-named("warfarin_authorised_2018_still_active", None, authorised(dt.date(2018, 6, 1)), sex="female", age=80)
-named("authorisation_ended_in_window", None, authorised(dt.date(2018, 6, 1), end=months_ago(2), status="completed"),
-      sex="female", age=80)
-named("authorisation_ended_before_window", LISTED,
-      authorised(dt.date(2018, 6, 1), end=months_ago(6, days=1), status="completed"), sex="female", age=80)
-named("authorisation_stopped_undated_2018", LISTED, authorised(dt.date(2018, 6, 1), status="stopped"),
-      sex="female", age=80)
-named("authorisation_cancelled", LISTED, authorised(dt.date(2018, 6, 1), status="cancelled"), sex="female", age=80)
+SPEC.add("warfarin_authorised_2018_still_active", None, authorised(dt.date(2018, 6, 1)), sex="female", age=80)
+SPEC.add("authorisation_ended_in_window", None,
+         authorised(dt.date(2018, 6, 1), end=months_ago(2), status="completed"), sex="female", age=80)
+SPEC.add("authorisation_ended_before_window", LISTED,
+         authorised(dt.date(2018, 6, 1), end=months_ago(6, days=1), status="completed"), sex="female", age=80)
+SPEC.add("authorisation_stopped_undated_2018", LISTED, authorised(dt.date(2018, 6, 1), status="stopped"),
+         sex="female", age=80)
+SPEC.add("authorisation_cancelled", LISTED, authorised(dt.date(2018, 6, 1), status="cancelled"), sex="female",
+         age=80)
 
 
 # --- the register and exclusions (female 80: score 3) ---------------------------------------------
@@ -166,11 +155,11 @@ def af_after_as_of(p, pid): p.diagnosis(pid, AF, AS_OF + dt.timedelta(days=1))
 def no_af(p, pid): p.diagnosis(pid, STROKE, OLD)
 
 
-named("died_before_as_of", None, with_codes(), sex="female", age=80, death_date=AS_OF - dt.timedelta(days=1))
-named("deregistered", None, with_codes(), sex="female", age=80, registration_end=AS_OF - dt.timedelta(days=1))
-named("aged_17", None, with_codes(STROKE), sex="female",
-      birth_date=born(18, days_after=1))
-named("eighteenth_birthday_on_as_of", LISTED, with_codes(STROKE), sex="female", birth_date=born(18))
+SPEC.add("died_before_as_of", None, with_codes(), sex="female", age=80, death_date=AS_OF - dt.timedelta(days=1))
+SPEC.add("deregistered", None, with_codes(), sex="female", age=80, registration_end=AS_OF - dt.timedelta(days=1))
+SPEC.add("aged_17", None, with_codes(STROKE), sex="female",
+         birth_date=born(18, days_after=1))
+SPEC.add("eighteenth_birthday_on_as_of", LISTED, with_codes(STROKE), sex="female", birth_date=born(18))
 
 
 
@@ -231,25 +220,17 @@ def af_resolved_same_day(p, pid):
 
 
 # --- score boundary from a coded component: 1 point below, at 2 -----------------------------------
-named("male_diabetes_only", None, with_codes(DIABETES))
-named("male_diabetes_heart_failure_refuted", None,
-      lambda p, pid: (af(p, pid, DIABETES), p.diagnosis(pid, HEART_FAILURE, OLD, status="refuted")))
-named("male_heart_failure_resolved_diabetes", LISTED,
-      lambda p, pid: (af(p, pid, HEART_FAILURE, DIABETES),
-                      p.diagnosis(pid, HEART_FAILURE, OLD + dt.timedelta(days=60), status="resolved")))
-
-
-def build(cases=CASES):
-    pop = Population()
-    for pid, (_, builder) in cases.items():
-        pop.patient(pid, **{"sex": "male", "age": 55, **PATIENT_ATTRS.get(pid, {})})
-        builder(pop, pid)
-    return pop
+SPEC.add("male_diabetes_only", None, with_codes(DIABETES))
+SPEC.add("male_diabetes_heart_failure_refuted", None,
+         lambda p, pid: (af(p, pid, DIABETES), p.diagnosis(pid, HEART_FAILURE, OLD, status="refuted")))
+SPEC.add("male_heart_failure_resolved_diabetes", LISTED,
+         lambda p, pid: (af(p, pid, HEART_FAILURE, DIABETES),
+                         p.diagnosis(pid, HEART_FAILURE, OLD + dt.timedelta(days=60), status="resolved")))
 
 
 @pytest.fixture(scope="module")
-def evaluated(spark):
-    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, build().record(spark), AS_OF).collect()}
+def evaluated(spec_record):
+    return SPEC.evaluated(spec_record)
 
 
 @pytest.fixture(scope="module")
@@ -257,9 +238,9 @@ def listed(evaluated):
     return {pid: row for pid, row in evaluated.items() if row["member"]}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -344,24 +325,22 @@ def test_evidence_field_order(listed):
                                        "vascular_date"]
 
 
-def test_worklist_order_score_then_age_then_patient_id(spark):
-    pop = Population()
-    people = [  # (id, sex, age, extra codes), added in an order that is not the answer
+ORDER = Spec("af_anticoagulation.order", COHORT)
+for _pid, _sex, _age, _codes in (  # added in an order that is not the answer
         ("w_m75", "male", 75, ()),
         ("w_f80_tie_b", "female", 80, ()),
         ("w_f90", "female", 90, ()),
         ("w_f80_tie_a", "female", 80, ()),
         ("w_m60_stroke", "male", 60, (STROKE,)),
         ("w_f85_all", "female", 85, (HEART_FAILURE, HYPERTENSION, DIABETES, STROKE, MI)),
-        ("w_m60_none", "male", 60, ()),
-    ]
-    for pid, sex, age, codes in people:
-        pop.patient(pid, sex=sex, age=age)
-        af(pop, pid, *codes)
-    pop.patient("w_f80_tie_b_born_earlier", sex="female", birth_date=dt.date(AS_OF.year - 81, AS_OF.month, AS_OF.day)
-                + dt.timedelta(days=1))                                   # 80 today, a year older than the others
-    af(pop, "w_f80_tie_b_born_earlier")
-    wl = worklist_of(COHORT, pop.record(spark), AS_OF).worklist
+        ("w_m60_none", "male", 60, ())):
+    ORDER.add(_pid, None, with_codes(*_codes), sex=_sex, age=_age)
+ORDER.add("w_f80_tie_b_born_earlier", None, with_codes(), sex="female",
+          birth_date=born(81, days_after=1))                              # 80 today, a year older than the others
+
+
+def test_worklist_order_score_then_age_then_patient_id(spec_record):
+    wl = ORDER.worklist(spec_record).worklist
     got = list(zip(wl["patient_id"], wl["rank"], wl["cha2ds2_vasc"], wl["age"]))
     expected = [("w_f85_all", 9, 85), ("w_f90", 3, 90), ("w_f80_tie_a", 3, 80), ("w_f80_tie_b", 3, 80),
                 ("w_f80_tie_b_born_earlier", 3, 80), ("w_m75", 2, 75), ("w_m60_stroke", 2, 60)]
@@ -370,11 +349,10 @@ def test_worklist_order_score_then_age_then_patient_id(spark):
     assert set(wl["band"]) == {LISTED}
 
 
-def test_threshold_and_window_are_parameters(spark):
-    chosen = {k: CASES[k] for k in ("male_75_today", "male_stroke", "female_85_everything", "apixaban_3_months_ago")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
-                    overrides={"min_score": 3, "anticoagulant_window_months": 2}).where("member")
-    assert {r["patient_id"] for r in rows.collect()} == {"female_85_everything", "apixaban_3_months_ago"}
+def test_threshold_and_window_are_parameters(spec_record):
+    chosen = ("male_75_today", "male_stroke", "female_85_everything", "apixaban_3_months_ago")
+    rows = SPEC.listed(spec_record, overrides={"min_score": 3, "anticoagulant_window_months": 2})
+    assert {pid for pid in rows if pid in chosen} == {"female_85_everything", "apixaban_3_months_ago"}
 
 
 def test_unknown_or_mistyped_parameter_is_a_clear_error():

@@ -10,8 +10,7 @@ from builders import AS_OF, HYPERTENSION, Population, months_ago
 from engine.codes import RXNORM, SNOMED
 from engine.cohorts.af_undiagnosed import COHORT
 from engine.config import ConfigError
-from engine.worklists.build import evaluate as worklist_of
-from spec import clinical_values, evaluate
+from spec import Spec, clinical_values, evaluate
 
 RECENT = months_ago(2)
 OLD = dt.date(2016, 3, 1)
@@ -29,20 +28,8 @@ HEPARIN_RX = (RXNORM, "1659263")                 # an injection: not an oral ant
 STROKE = (SNOMED, "230690007")
 
 # patient id → expected band (None = must not be listed), with the record that earns it.
-CASES: dict = {}
-PATIENT_ATTRS: dict = {}
-
-
-def named(pid: str, expected, build, **attrs) -> None:
-    CASES[pid] = (expected, build)
-    PATIENT_ATTRS[pid] = attrs
-
-
-def case(expected, **attrs):
-    def register(build):
-        named(build.__name__, expected, build, **attrs)
-        return build
-    return register
+SPEC = Spec("af_undiagnosed", COHORT, sex="male")
+case = SPEC.case
 
 
 # --- each signal, and which band wins ------------------------------------------------------------
@@ -55,7 +42,7 @@ def device_detected(p, pid): p.event(pid, DEVICE_AF, RECENT)
 
 
 for _code in PULSE_CODES:
-    named(f"irregular_pulse_{_code}", PULSE, lambda p, pid, code=_code: p.event(pid, (SNOMED, code), RECENT))
+    SPEC.add(f"irregular_pulse_{_code}", PULSE, lambda p, pid, code=_code: p.event(pid, (SNOMED, code), RECENT))
 
 
 @case(ECG)
@@ -274,12 +261,12 @@ def nothing_recorded(p, pid): p.diagnosis(pid, HYPERTENSION, OLD)
 def ecg(p, pid): p.event(pid, ECG_AF, RECENT)
 
 
-named("died_before_as_of", None, ecg, death_date=AS_OF - dt.timedelta(days=1))
-named("deceased_without_date", None, ecg, deceased=True)
-named("deregistered", None, ecg, registration_end=AS_OF - dt.timedelta(days=1))
-named("registers_after_as_of", None, ecg, registration_start=AS_OF + dt.timedelta(days=1))
-named("aged_17", None, ecg, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
-named("eighteenth_birthday_on_as_of", ECG, ecg, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
+SPEC.add("died_before_as_of", None, ecg, death_date=AS_OF - dt.timedelta(days=1))
+SPEC.add("deceased_without_date", None, ecg, deceased=True)
+SPEC.add("deregistered", None, ecg, registration_end=AS_OF - dt.timedelta(days=1))
+SPEC.add("registers_after_as_of", None, ecg, registration_start=AS_OF + dt.timedelta(days=1))
+SPEC.add("aged_17", None, ecg, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+SPEC.add("eighteenth_birthday_on_as_of", ECG, ecg, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
 
 
 # --- CHA2DS2-VASc carried for ranking ------------------------------------------------------------
@@ -356,17 +343,9 @@ def anticoagulant_with_dvt_entered_in_error_and_pe(p, pid):
     p.medication(pid, APIXABAN_DMD, RECENT)
 
 
-def build(cases=CASES):
-    pop = Population()
-    for pid, (_, builder) in cases.items():
-        pop.patient(pid, **{"sex": "male", "age": 55, **PATIENT_ATTRS.get(pid, {})})
-        builder(pop, pid)
-    return pop
-
-
 @pytest.fixture(scope="module")
-def evaluated(spark):
-    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, build().record(spark), AS_OF).collect()}
+def evaluated(spec_record):
+    return SPEC.evaluated(spec_record)
 
 
 @pytest.fixture(scope="module")
@@ -374,9 +353,9 @@ def listed(evaluated):
     return {pid: row for pid, row in evaluated.items() if row["member"]}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -511,24 +490,23 @@ def test_cha2ds2_vasc_column_for_ranking(listed):
     assert COHORT.rank == (("cha2ds2_vasc", True),)
 
 
-def test_worklist_order_band_then_score_then_patient_id(spark):
-    pop = Population()
-    people = [  # (id, sex, age, builder), added in an order that is not the answer
-        ("w_oac_low", "male", 55, lambda pid: pop.medication(pid, APIXABAN_DMD, RECENT)),
-        ("w_pulse", "male", 55, lambda pid: pop.event(pid, (SNOMED, "361137007"), RECENT)),
-        ("w_ecg_tie_b", "male", 55, lambda pid: pop.event(pid, ECG_AF, RECENT)),
-        ("w_device_high", "female", 80, lambda pid: (pop.event(pid, DEVICE_AF, RECENT),
-                                                     pop.diagnosis(pid, STROKE, OLD))),
-        ("w_oac_high", "female", 85, lambda pid: pop.medication(pid, WARFARIN_RX, RECENT)),
-        ("w_ecg_tie_a", "male", 55, lambda pid: pop.event(pid, ECG_FLUTTER, months_ago(6))),
-        ("w_ecg_high", "female", 70, lambda pid: (pop.event(pid, ECG_AF, months_ago(11)),
-                                                  pop.diagnosis(pid, HYPERTENSION, OLD))),
-        ("w_not_listed", "female", 90, lambda pid: pop.diagnosis(pid, HYPERTENSION, OLD)),
-    ]
-    for pid, sex, age, builder in people:
-        pop.patient(pid, sex=sex, age=age)
-        builder(pid)
-    wl = worklist_of(COHORT, pop.record(spark), AS_OF).worklist
+ORDER = Spec("af_undiagnosed.order", COHORT)
+for _pid, _sex, _age, _build in (  # added in an order that is not the answer
+        ("w_oac_low", "male", 55, lambda p, pid: p.medication(pid, APIXABAN_DMD, RECENT)),
+        ("w_pulse", "male", 55, lambda p, pid: p.event(pid, (SNOMED, "361137007"), RECENT)),
+        ("w_ecg_tie_b", "male", 55, lambda p, pid: p.event(pid, ECG_AF, RECENT)),
+        ("w_device_high", "female", 80, lambda p, pid: (p.event(pid, DEVICE_AF, RECENT),
+                                                        p.diagnosis(pid, STROKE, OLD))),
+        ("w_oac_high", "female", 85, lambda p, pid: p.medication(pid, WARFARIN_RX, RECENT)),
+        ("w_ecg_tie_a", "male", 55, lambda p, pid: p.event(pid, ECG_FLUTTER, months_ago(6))),
+        ("w_ecg_high", "female", 70, lambda p, pid: (p.event(pid, ECG_AF, months_ago(11)),
+                                                     p.diagnosis(pid, HYPERTENSION, OLD))),
+        ("w_not_listed", "female", 90, lambda p, pid: p.diagnosis(pid, HYPERTENSION, OLD))):
+    ORDER.add(_pid, None, _build, sex=_sex, age=_age)
+
+
+def test_worklist_order_band_then_score_then_patient_id(spec_record):
+    wl = ORDER.worklist(spec_record).worklist
     got = list(zip(wl["patient_id"], wl["rank"], wl["band"], wl["cha2ds2_vasc"]))
     assert got == [("w_ecg_high", 1, ECG, 3), ("w_ecg_tie_a", 2, ECG, 0), ("w_ecg_tie_b", 3, ECG, 0),
                    ("w_device_high", 4, DEVICE, 5), ("w_pulse", 5, PULSE, 0), ("w_oac_high", 6, OAC, 3),
@@ -537,6 +515,7 @@ def test_worklist_order_band_then_score_then_patient_id(spark):
 
 
 def test_a_signal_type_outside_the_bands_is_not_a_signal(spark, tmp_path):
+    # its own record: the facts read this record's copy of the codelists, with a signal type added
     import shutil
     from engine.config import conf_dir
     lists = tmp_path / "codelists"
@@ -557,11 +536,10 @@ def test_a_signal_type_outside_the_bands_is_not_a_signal(spark, tmp_path):
     assert (ev["signal_code"], [s["code"] for s in ev["signals"]]) == ("361137007", ["361137007"])
 
 
-def test_windows_are_parameters(spark):
-    chosen = {k: CASES[k] for k in ("ecg_exactly_12_months_ago", "issue_6_months_and_a_day_ago", "pulse_then_ecg")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
-                    overrides={"signal_window_months": 6, "anticoagulant_window_months": 7}).where("member")
-    got = {r["patient_id"]: r["band"] for r in rows.collect()}
+def test_windows_are_parameters(spec_record):
+    chosen = ("ecg_exactly_12_months_ago", "issue_6_months_and_a_day_ago", "pulse_then_ecg")
+    rows = SPEC.listed(spec_record, overrides={"signal_window_months": 6, "anticoagulant_window_months": 7})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"issue_6_months_and_a_day_ago": OAC, "pulse_then_ecg": ECG}
 
 

@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from builders import AS_OF, DIABETES, CHD, PALLIATIVE, Population, months_ago
+from builders import AS_OF, DIABETES, CHD, PALLIATIVE, months_ago
 from engine.codelists import load_codelist
 from engine.codes import SNOMED
 from engine.cohorts.anticipatory_care import COHORT
-from engine.worklists.build import evaluate
-from spec import clinical_values, evaluate as evaluated
+from spec import Spec, clinical_values
 
 DEFICIT_LISTS = ("efi_activity_limitation", "efi_anaemia", "efi_arthritis", "efi_dizziness", "efi_dyspnoea",
                  "efi_foot_problems", "efi_hearing_impairment", "efi_osteoporosis", "efi_skin_ulcer",
@@ -39,36 +38,22 @@ def two_conditions(p, pid):
     p.diagnosis(pid, CHD, dt.date(2016, 1, 1))
 
 
-CASES = {
-    # pid: (listed?, patient attributes, builder)
-    "efi_9_of_36": (True, {}, lambda p, pid: deficits(p, pid, 9)),            # 0.250 > 0.24
-    "efi_8_of_36": (False, {}, lambda p, pid: deficits(p, pid, 8)),           # 0.222
-    "moderate_frailty_code": (True, {}, lambda p, pid: p.event(pid, MODERATE, months_ago(5))),
-    "severe_frailty_code": (True, {}, lambda p, pid: p.event(pid, SEVERE, months_ago(5))),
-    "two_conditions_ten_medicines": (True, {}, lambda p, pid: (two_conditions(p, pid), medicines(p, pid, 10))),
-    "two_conditions_nine_medicines": (False, {}, lambda p, pid: (two_conditions(p, pid), medicines(p, pid, 9))),
-    "one_condition_ten_medicines": (False, {}, lambda p, pid: (p.diagnosis(pid, DIABETES, dt.date(2015, 1, 1)),
-                                                               medicines(p, pid, 10))),
-    "aged_64_frail": (False, {"age": 64}, lambda p, pid: deficits(p, pid, 10)),
-    "aged_65_frail": (True, {"birth_date": dt.date(AS_OF.year - 65, AS_OF.month, AS_OF.day)},
-                      lambda p, pid: deficits(p, pid, 10)),
-    "care_home_frail": (False, {"address_care_home": True}, lambda p, pid: deficits(p, pid, 10)),
-    "palliative_frail": (False, {}, lambda p, pid: (deficits(p, pid, 10), p.event(pid, PALLIATIVE, months_ago(3)))),
-    "not_frail": (False, {}, lambda p, pid: deficits(p, pid, 2)),
-}
-
-
-def build(cases=CASES):
-    pop = Population()
-    for pid, (_, attrs, builder) in cases.items():
-        pop.patient(pid, **{"age": 78, **attrs})
-        builder(pop, pid)
-    return pop
-
-
-@pytest.fixture(scope="module")
-def record(spark):
-    return build().record(spark)
+# patient id → listed?, with the record that earns it
+SPEC = Spec("anticipatory_care", COHORT, age=78)
+SPEC.add("efi_9_of_36", True, lambda p, pid: deficits(p, pid, 9))            # 0.250 > 0.24
+SPEC.add("efi_8_of_36", False, lambda p, pid: deficits(p, pid, 8))           # 0.222
+SPEC.add("moderate_frailty_code", True, lambda p, pid: p.event(pid, MODERATE, months_ago(5)))
+SPEC.add("severe_frailty_code", True, lambda p, pid: p.event(pid, SEVERE, months_ago(5)))
+SPEC.add("two_conditions_ten_medicines", True, lambda p, pid: (two_conditions(p, pid), medicines(p, pid, 10)))
+SPEC.add("two_conditions_nine_medicines", False, lambda p, pid: (two_conditions(p, pid), medicines(p, pid, 9)))
+SPEC.add("one_condition_ten_medicines", False, lambda p, pid: (p.diagnosis(pid, DIABETES, dt.date(2015, 1, 1)),
+                                                               medicines(p, pid, 10)))
+SPEC.add("aged_64_frail", False, lambda p, pid: deficits(p, pid, 10), age=64)
+SPEC.add("aged_65_frail", True, lambda p, pid: deficits(p, pid, 10),
+         birth_date=dt.date(AS_OF.year - 65, AS_OF.month, AS_OF.day))
+SPEC.add("care_home_frail", False, lambda p, pid: deficits(p, pid, 10), address_care_home=True)
+SPEC.add("palliative_frail", False, lambda p, pid: (deficits(p, pid, 10), p.event(pid, PALLIATIVE, months_ago(3))))
+SPEC.add("not_frail", False, lambda p, pid: deficits(p, pid, 2))
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +70,17 @@ def no_risk(spark):
 
 
 @pytest.fixture(scope="module")
-def listed(record, risk):
-    return {r["patient_id"]: r.asDict() for r in evaluated(COHORT, record, AS_OF, inputs=risk).where("member").collect()}
+def listed(spec_record, risk):
+    return SPEC.listed(spec_record, inputs=risk)
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    assert (pid in listed) == CASES[pid][0], pid
+    assert (pid in listed) == SPEC.cases[pid].expected, pid
 
 
-def test_ranked_by_risk_then_efi(record, risk):
-    ranked = evaluate(COHORT, record, AS_OF, inputs=risk).worklist
+def test_ranked_by_risk_then_efi(spec_record, risk):
+    ranked = SPEC.worklist(spec_record, inputs=risk).worklist
     order = list(ranked["patient_id"])
     # equal risk 0.30: the higher eFI first (9 deficits vs none); unscored patients last
     assert order[:4] == ["efi_9_of_36", "moderate_frailty_code", "severe_frailty_code", "two_conditions_ten_medicines"]
@@ -114,11 +99,11 @@ def test_reason_and_evidence(listed):
     assert ev["efi_deficits"] == 9 and ev["risk"] == 0.3
 
 
-def test_parameters_change_the_answer(spark):
-    chosen = {k: CASES[k] for k in ("efi_8_of_36", "two_conditions_nine_medicines")}
-    rows = evaluated(COHORT, build(chosen).record(spark), AS_OF, inputs=no_risk(spark),
-                     overrides={"efi_frail_above": 0.2, "min_current_medicines": 9}).where("member").collect()
-    assert {r["patient_id"] for r in rows} == set(chosen)
+def test_parameters_change_the_answer(spark, spec_record):
+    chosen = ("efi_8_of_36", "two_conditions_nine_medicines")
+    rows = SPEC.listed(spec_record, inputs=no_risk(spark),
+                       overrides={"efi_frail_above": 0.2, "min_current_medicines": 9})
+    assert {pid for pid in rows if pid in chosen} == set(chosen)
 
 
 def test_clinical_values_match_clinical_rules():

@@ -1,18 +1,16 @@
 """Spec tests for CLINICAL_RULES §7, cancer safety-netting: one tiny patient per rule, one answer each."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
 import pytest
 
-from builders import AS_OF, Population, months_ago
+from builders import AS_OF, months_ago
 from engine.codes import LOINC, SNOMED
 from engine.cohorts.cancer_safety_netting import COHORT, GAPS
 from engine.config import ConfigError
-from engine.worklists.build import evaluate as worklist_evaluate
-from spec import clinical_values, evaluate
+from spec import Spec, clinical_values
 
 REF, FIT_GAP, PSA_GAP, PLT = ("referral without outcome", "FIT positive not referred", "raised PSA not referred",
                               "raised platelets not actioned")
@@ -34,15 +32,9 @@ def after(day: dt.date, days: int) -> dt.date:
     return day + dt.timedelta(days=days)
 
 
-# patient id → (expected band, builder, patient attributes); None = must not be listed.
-CASES: dict[str, tuple] = {}
-
-
-def case(expected, **attrs):
-    def register(build):
-        CASES[build.__name__] = (expected, build, attrs)
-        return build
-    return register
+# patient id → expected band (None = must not be listed), with the record that earns it.
+SPEC = Spec("cancer_safety_netting", COHORT)
+case = SPEC.case
 
 
 def seen(p, pid, coding, day, **kw):
@@ -421,18 +413,9 @@ def died(p, pid): p.referral(pid, FAST_TRACK, ago(60))
 def deregistered(p, pid): p.referral(pid, FAST_TRACK, ago(60))
 
 
-def build(cases=CASES):
-    pop = Population()
-    for pid, (_, builder, attrs) in cases.items():
-        pop.patient(pid, **attrs)
-        builder(pop, pid)
-    return pop
-
-
 @pytest.fixture(scope="module")
-def evaluated(spark):
-    rows = evaluate(COHORT, build().record(spark), AS_OF).collect()
-    return {r["patient_id"]: r.asDict() for r in rows}
+def evaluated(spec_record):
+    return SPEC.evaluated(spec_record)
 
 
 @pytest.fixture(scope="module")
@@ -440,9 +423,9 @@ def listed(evaluated):
     return {pid: row for pid, row in evaluated.items() if row["member"]}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -510,15 +493,14 @@ def test_evidence_is_json_with_each_gap(listed):
     assert "referral_no_outcome" not in single or single["referral_no_outcome"] == {}
 
 
-def test_windows_thresholds_and_sites_are_parameters(spark):
-    chosen = {k: CASES[k] for k in ("referral_28_days_ago", "fit_9_9", "psa_55_at_3_5", "platelets_400",
-                                     "referral_6_months_and_a_day_ago", "fit_15_days_ago",
-                                     "psa_other_site_referral_does_not_close")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={
+def test_windows_thresholds_and_sites_are_parameters(spec_record):
+    chosen = ("referral_28_days_ago", "fit_9_9", "psa_55_at_3_5", "platelets_400",
+              "referral_6_months_and_a_day_ago", "fit_15_days_ago", "psa_other_site_referral_does_not_close")
+    rows = SPEC.listed(spec_record, overrides={
         "referral_wait_days": 27, "fit_at_least": 9.9, "psa_above_age_50_59": 3.4, "platelets_above": 399,
         "window_months": 7, "result_wait_days": 15,
-        "psa_referral_sites": ["urological", "lower gastrointestinal"]}).where("member")
-    got = {r["patient_id"]: r["band"] for r in rows.collect()}
+        "psa_referral_sites": ["urological", "lower gastrointestinal"]})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"referral_28_days_ago": REF, "fit_9_9": FIT_GAP, "psa_55_at_3_5": PSA_GAP,
                    "platelets_400": PLT, "referral_6_months_and_a_day_ago": REF}
 
@@ -577,32 +559,29 @@ def test_each_criterion_failing_alone(evaluated):
     assert flags("referral_29_days_ago") == (True, True, True)
 
 
-def test_worklist_order_per_pcn_with_ties(spark):
-    pop = Population()
-    pop.patient("a_least_overdue")
-    pop.event("a_least_overdue", FIT, ago(16), 30)                     # 2 days overdue
-    pop.patient("b_platelets_tie", age=70)
-    pop.event("b_platelets_tie", PLATELETS, ago(60), 520)              # 46, item date ago(60)
-    pop.patient("c_fit_tie")
-    pop.event("c_fit_tie", FIT, ago(60), 30)                           # 46, item date ago(60): tie → patient_id
-    pop.patient("d_most_overdue")
-    pop.referral("d_most_overdue", BREAST, ago(100))                   # 72
-    pop.patient("e_older_item")
-    pop.referral("e_older_item", LOWER_GI, ago(74))                    # 46, item date ago(74): before the tie
-    pop.patient("f_not_yet_overdue")
-    pop.event("f_not_yet_overdue", FIT, ago(14), 30)                   # a trigger, no gap
-    pop.patient("g_other_pcn", practice="B20002")                      # practice without a PCN
-    pop.event("g_other_pcn", FIT, ago(20), 30)                         # 6
-    # engine.cohorts.render does not output practice_id, which worklists.build's LEADING columns
-    # need (a shared bug, reported): the test carries it as an own column until render does.
-    cohort = dataclasses.replace(COHORT, columns=(*COHORT.columns, "practice_id"))
-    result = worklist_evaluate(cohort, pop.record(spark), AS_OF)
+ORDER = Spec("cancer_safety_netting.order", COHORT)
+# days overdue, and why each ranks where it does
+ORDER.add("a_least_overdue", None, lambda p, pid: p.event(pid, FIT, ago(16), 30))                 # 2
+ORDER.add("b_platelets_tie", None, lambda p, pid: p.event(pid, PLATELETS, ago(60), 520), age=70)  # 46, item ago(60)
+ORDER.add("c_fit_tie", None, lambda p, pid: p.event(pid, FIT, ago(60), 30))      # 46, item ago(60): tie → patient_id
+ORDER.add("d_most_overdue", None, lambda p, pid: p.referral(pid, BREAST, ago(100)))               # 72
+ORDER.add("e_older_item", None, lambda p, pid: p.referral(pid, LOWER_GI, ago(74)))  # 46, item ago(74): before the tie
+ORDER.add("f_not_yet_overdue", None, lambda p, pid: p.event(pid, FIT, ago(14), 30))               # a trigger, no gap
+ORDER.add("g_other_pcn", None, lambda p, pid: p.event(pid, FIT, ago(20), 30),                     # 6
+          practice="B20002")                                                         # a practice without a PCN
+
+
+def test_worklist_order_per_pcn_with_ties(spec_record):
+    result = ORDER.worklist(spec_record)
     wl = result.worklist
-    got = [(r["pcn_id"], r["rank"], r["patient_id"], r["days_overdue"]) for r in wl.to_dict("records")]
+    # the shared record orders PCNs by their prefixed ids (UNASSIGNED first): compare in the test's PCN
+    # order, each PCN's rows as the worklist ordered them
+    got = sorted([(r["pcn_id"], r["rank"], r["patient_id"], r["days_overdue"]) for r in wl.to_dict("records")],
+                 key=lambda row: row[0])
     assert got == [("U00001", 1, "d_most_overdue", 72), ("U00001", 2, "e_older_item", 46),
                    ("U00001", 3, "b_platelets_tie", 46), ("U00001", 4, "c_fit_tie", 46),
                    ("U00001", 5, "a_least_overdue", 2), ("UNASSIGNED", 1, "g_other_pcn", 6)]
-    assert list(wl["band"][:4]) == [REF, REF, PLT, FIT_GAP]
+    assert list(wl.loc[wl["pcn_id"] == "U00001", "band"][:4]) == [REF, REF, PLT, FIT_GAP]
     assert {*GAPS, "has_trigger", "has_gap", "gaps", "item", "evidence", "reason"} <= set(wl.columns)
     steps = {(a["pcn_id"], a["rule"]): a["patients"] for a in result.attrition}
     assert (steps[("U00001", "eligible")], steps[("U00001", "has_trigger")], steps[("U00001", "has_gap")]) == (6, 6, 5)

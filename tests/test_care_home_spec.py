@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from builders import AS_OF, PALLIATIVE, Population, months_ago
+from builders import AS_OF, PALLIATIVE, months_ago
 from engine.codes import SNOMED
 from engine.cohorts.care_home import COHORT
 from engine.codelists import load_codelist
 from engine.config import ConfigError
-from engine.features.facts import EFI_DEFICITS, build as build_facts
-from spec import clinical_values, evaluate
+from engine.features.facts import EFI_DEFICITS
+from spec import Spec, clinical_values, evaluate
 
 NURSING, RESIDENTIAL = (SNOMED, "160734000"), (SNOMED, "394923006")
 CARE_HOME, OLD_PEOPLES_HOME = (SNOMED, "248171000000108"), (SNOMED, "160737007")
@@ -23,14 +23,9 @@ SMR, EMERGENCY_CODE = (SNOMED, "1239511000000100"), (SNOMED, "50849002")
 B1, B2 = "no SMR in 12 months", "SMR in the last 12 months"
 MOVED_IN = dt.date(2023, 6, 1)
 
-CASES: dict = {}
-
-
-def case(expected):
-    def register(build):
-        CASES[build.__name__] = (expected, build)
-        return build
-    return register
+# patient id → expected band (None = must not be listed), with the record that earns it.
+SPEC = Spec("care_home", COHORT, age=86)
+case = SPEC.case
 
 
 # --- residence codes ------------------------------------------------------------------------------
@@ -86,13 +81,13 @@ def own_home_code_after_as_of_ignored(p, pid):
 
 
 # --- the address flag ----------------------------------------------------------------------------
-@case(B1)
+@case(B1, address_care_home=True)
 def address_flag_only(p, pid): pass
-@case(B1)
+@case(B1, address_care_home=True)
 def address_flag_and_code(p, pid): p.event(pid, NURSING, MOVED_IN)
 
 
-@case(B1)
+@case(B1, address_care_home=True)
 def address_flag_with_later_own_home_code(p, pid):
     p.event(pid, RESIDENTIAL, MOVED_IN)
     p.event(pid, OWN_HOME, MOVED_IN + dt.timedelta(days=100))
@@ -194,48 +189,29 @@ def palliative_resident_still_listed(p, pid):
     p.event(pid, PALLIATIVE, months_ago(3))
 
 
-@case(None)
+@case(None, death_date=AS_OF - dt.timedelta(days=1))
 def died_before_as_of(p, pid): resident(p, pid)
-@case(None)
+@case(None, registration_end=AS_OF - dt.timedelta(days=1))
 def deregistered(p, pid): resident(p, pid)
-@case(None)
+@case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
 def aged_17(p, pid): resident(p, pid)
-@case(B1)
+@case(B1, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
 def eighteenth_birthday_on_as_of(p, pid): resident(p, pid)
 
 
-FLAGGED = ("address_flag_only", "address_flag_and_code", "address_flag_with_later_own_home_code")
-PATIENT_ATTRS = {
-    **{pid: dict(address_care_home=True) for pid in FLAGGED},
-    "died_before_as_of": dict(death_date=AS_OF - dt.timedelta(days=1)),
-    "deregistered": dict(registration_end=AS_OF - dt.timedelta(days=1)),
-    "aged_17": dict(birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1)),
-    "eighteenth_birthday_on_as_of": dict(birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day)),
-}
-
-
-def build(cases=CASES):
-    pop = Population()
-    for pid, (_, builder) in cases.items():
-        pop.patient(pid, age=86, **PATIENT_ATTRS.get(pid, {}))
-        builder(pop, pid)
-    return pop
+@pytest.fixture(scope="module")
+def evaluated(spec_record):
+    return SPEC.evaluated(spec_record)
 
 
 @pytest.fixture(scope="module")
-def record(spark):
-    return build().record(spark)
+def listed(evaluated):
+    return {pid: row for pid, row in evaluated.items() if row["member"]}
 
 
-@pytest.fixture(scope="module")
-def listed(record):
-    rows = evaluate(COHORT, record, AS_OF).where("member").collect()
-    return {r["patient_id"]: r.asDict() for r in rows}
-
-
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -277,11 +253,15 @@ def test_efi_column_and_band(listed):
     assert (listed["address_flag_only"]["efi"], listed["address_flag_only"]["efi_band"]) == (0.0, "fit")
 
 
-def test_worklist_ranks_by_band_then_efi_then_emergency_admissions(spark):
-    from engine.worklists.build import evaluate as worklist
-    chosen = {k: CASES[k] for k in ("nursing_code", "smr_6_months_ago", "two_admissions", "address_flag_only",
-                                    "mildly_frail_resident_with_refuted_code", "frail_resident")}
-    ranked = worklist(COHORT, build(chosen).record(spark), AS_OF).worklist
+# six of the main cases alone in a practice, so the worklist ranks exactly these
+ORDER = Spec("care_home.order", COHORT, age=86)
+for _pid in ("nursing_code", "smr_6_months_ago", "two_admissions", "address_flag_only",
+             "mildly_frail_resident_with_refuted_code", "frail_resident"):
+    ORDER.add(_pid, SPEC.cases[_pid].expected, SPEC.cases[_pid].build, **SPEC.cases[_pid].patient)
+
+
+def test_worklist_ranks_by_band_then_efi_then_emergency_admissions(spec_record):
+    ranked = ORDER.worklist(spec_record).worklist
     assert list(ranked["patient_id"]) == ["frail_resident", "mildly_frail_resident_with_refuted_code",
                                           "two_admissions", "nursing_code", "address_flag_only", "smr_6_months_ago"]
 
@@ -317,17 +297,17 @@ def test_evidence_is_json(listed):
     assert (ev["efi"], ev["efi_deficits"], ev["efi_band"]) == (0.0, 0, "fit")
 
 
-def test_non_members_are_still_rows_for_attrition(record):
-    rows = {r["patient_id"]: r for r in evaluate(COHORT, record, AS_OF).collect()}
-    assert rows["own_home_after_care_home"]["resident"] is False
-    assert rows["own_home_after_care_home"]["reason"] is None
-    assert "aged_17" not in rows and "died_before_as_of" not in rows
+def test_non_members_are_still_rows_for_attrition(evaluated):
+    assert evaluated["own_home_after_care_home"]["resident"] is False
+    assert evaluated["own_home_after_care_home"]["reason"] is None
+    assert "aged_17" not in evaluated and "died_before_as_of" not in evaluated
 
 
 
-def test_residence_facts_ignore_eligibility(record):
+def test_residence_facts_ignore_eligibility(spec_record):
     """Residence is a patient fact ('does this person live in a care home'); eligibility is the cohort's."""
-    facts = {r["patient_id"]: r for r in build_facts(record, AS_OF).collect()}
+    facts = SPEC.fact_rows(spec_record, "care_home", "care_home_source", "care_home_setting", "resident_by_code",
+                           "residence_type")
     got = {pid for pid, r in facts.items() if r["care_home"]}
     assert {"aged_17", "died_before_as_of", "nursing_code", "address_flag_only"} <= got
     assert not got & {"own_home_after_care_home", "visit_encounter_only", "code_entered_in_error"}
@@ -337,16 +317,17 @@ def test_residence_facts_ignore_eligibility(record):
     assert (own["care_home_source"], own["resident_by_code"], own["residence_type"]) == (None, False, "not_care_home")
 
 
-def test_parameters_change_the_answer(spark):
-    chosen = {k: CASES[k] for k in ("residential_code", "nursing_code", "smr_6_months_ago")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"smr_window_months": 3}).where("member")
-    got = {r["patient_id"]: r["band"] for r in rows.collect()}
+def test_parameters_change_the_answer(spec_record):
+    chosen = ("residential_code", "nursing_code", "smr_6_months_ago")
+    rows = SPEC.listed(spec_record, overrides={"smr_window_months": 3})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"residential_code": "no SMR in 3 months", "nursing_code": "no SMR in 3 months",
                    "smr_6_months_ago": "no SMR in 3 months"}
 
 
 def test_care_home_types_come_from_the_facts_conf(spark, tmp_path, monkeypatch):
     """care_home_types moved to conf/facts.yaml: narrowing it there narrows the cohort."""
+    # a record of its own: the shared record's facts were built with the real conf/facts.yaml
     import yaml
     from engine.config import conf_dir
     conf = tmp_path / "conf"
@@ -357,9 +338,10 @@ def test_care_home_types_come_from_the_facts_conf(spark, tmp_path, monkeypatch):
     facts_yaml = yaml.safe_load((conf_dir() / "facts.yaml").read_text())
     (conf / "facts.yaml").write_text(yaml.safe_dump({**facts_yaml, "care_home_types": ["nursing"]}))
     monkeypatch.setenv("CASEFIND_CONF", str(conf))
-    chosen = {k: CASES[k] for k in ("residential_code", "nursing_code", "smr_6_months_ago")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF).where("member")
-    assert {r["patient_id"]: r["band"] for r in rows.collect()} == {"nursing_code": B1, "smr_6_months_ago": B2}
+    chosen = ("residential_code", "nursing_code", "smr_6_months_ago")
+    rows = evaluate(COHORT, SPEC.population().record(spark), AS_OF).where("member").collect()
+    assert {r["patient_id"]: r["band"] for r in rows if r["patient_id"] in chosen} == \
+        {"nursing_code": B1, "smr_6_months_ago": B2}
 
 
 def test_unknown_or_mistyped_parameter_is_a_clear_error():
@@ -378,23 +360,19 @@ def test_explain_shows_current_values():
 
 
 # --- a patient meeting everything but one rule is not listed -----------------------------------------
-def test_each_rule_failing_alone_unlists(spark):
+FAILING_ALONE = Spec("care_home.failing_alone", COHORT, age=86)
+FAILING_ALONE.add("resident_control", None, resident)
+FAILING_ALONE.add("resident_but_own_home_since", None,
+                  lambda p, pid: (resident(p, pid), p.event(pid, OWN_HOME, AS_OF)))
+FAILING_ALONE.add("resident_but_aged_17", None, resident,
+                  birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+FAILING_ALONE.add("resident_but_died", None, resident, death_date=AS_OF)
+FAILING_ALONE.add("resident_but_deregistered", None, resident, registration_end=AS_OF)
+
+
+def test_each_rule_failing_alone_unlists(spec_record):
     """The same resident, once eligible and listed, then with one thing changed each time."""
-    pop = Population()
-    variants = {
-        "resident_control": {},
-        "resident_but_own_home_since": {"own_home": True},
-        "resident_but_aged_17": {"birth_date": dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1)},
-        "resident_but_died": {"death_date": AS_OF},
-        "resident_but_deregistered": {"registration_end": AS_OF},
-    }
-    for pid, change in variants.items():
-        own_home = change.pop("own_home", False)
-        pop.patient(pid, age=86, **change)
-        resident(pop, pid)
-        if own_home:
-            pop.event(pid, OWN_HOME, AS_OF)
-    rows = {r["patient_id"]: r for r in evaluate(COHORT, pop.record(spark), AS_OF).collect()}
+    rows = FAILING_ALONE.evaluated(spec_record)
     assert rows["resident_control"]["member"] and rows["resident_control"]["band"] == B1
     assert (rows["resident_but_own_home_since"]["resident"], rows["resident_but_own_home_since"]["member"]) == \
         (False, False)
@@ -410,16 +388,16 @@ def test_smr_window_band_boundary(listed, pid, band_order):
     assert listed[pid]["last_smr_date"] == (months_ago(12) if band_order == 2 else None)
 
 
-def test_worklist_breaks_a_tie_by_patient_id(spark):
+TIES = Spec("care_home.ties", COHORT, age=86)
+TIES.add("tie_b", None, resident)
+TIES.add("tie_a", None, resident)
+TIES.add("tie_c_smr", None, lambda p, pid: (resident(p, pid), p.event(pid, SMR, months_ago(1), kind="procedure")))
+TIES.add("tie_z_more_admissions", None, lambda p, pid: (resident(p, pid), p.encounter(pid, months_ago(1), "emergency")))
+
+
+def test_worklist_breaks_a_tie_by_patient_id(spec_record):
     """Same band, same eFI, same admissions: patient_id decides, whatever order the record holds."""
-    from engine.worklists.build import evaluate as worklist
-    pop = Population()
-    for pid in ("tie_b", "tie_a", "tie_c_smr", "tie_z_more_admissions"):
-        pop.patient(pid, age=86)
-        resident(pop, pid)
-    pop.event("tie_c_smr", SMR, months_ago(1), kind="procedure")
-    pop.encounter("tie_z_more_admissions", months_ago(1), "emergency")
-    ranked = worklist(COHORT, pop.record(spark), AS_OF).worklist
+    ranked = TIES.worklist(spec_record).worklist
     assert list(ranked["patient_id"]) == ["tie_z_more_admissions", "tie_a", "tie_b", "tie_c_smr"]
     assert list(ranked["rank"]) == [1, 2, 3, 4]
 

@@ -17,8 +17,9 @@ import yaml
 from builders import AS_OF, CHD, PAD, STROKE, Population
 from engine.codes import SNOMED
 from engine.config import conf_dir, load_facts_params
-from spec import clinical_values
 from engine.features.facts import build as build_facts
+from engine.record import Record
+from spec import Spec, clinical_values
 
 LDL = (SNOMED, "1022191000000100")
 LDL_LOINC = ("http://loinc.org", "18262-6")
@@ -47,6 +48,14 @@ def conf_with_facts(tmp_path, **changes) -> Path:
     return folder
 
 
+def with_xanthoma_list(spark, tmp_path, spec: Spec, pids) -> Record:
+    """Those cases of ``spec`` on a record of their own that reads the test copy of the codelists: the
+    shared spec record reads the shipped tendon-xanthoma list, which scores no one."""
+    record = spec.population(*pids).record(spark)
+    record.codelist_dir = codelists_with_xanthoma(tmp_path)
+    return record
+
+
 def born(years_before_as_of: int) -> dt.date:
     return dt.date(AS_OF.year - years_before_as_of, 1, 1)
 
@@ -55,13 +64,15 @@ def birthday(pid_birth: dt.date, age: int, days: int = 0) -> dt.date:
     return dt.date(pid_birth.year + age, pid_birth.month, pid_birth.day) + dt.timedelta(days=days)
 
 
-# patient id → (expected (score, ldl points, history points, exam points), sex, birth, build)
-CASES: dict = {}
+# patient id → expected (score, ldl points, history points, exam points), with the record that earns it
+SPEC = Spec("dlcn")
 
 
 def case(score, parts, sex="female", age=60):
+    """``build(p, pid, birth)`` as a case under its name, expecting ``(score, *parts)``."""
     def register(build):
-        CASES[build.__name__] = ((score, *parts), sex, born(age), build)
+        birth = born(age)
+        SPEC.add(build.__name__, (score, *parts), lambda p, pid: build(p, pid, birth), sex=sex, age=age)
         return build
     return register
 
@@ -183,26 +194,27 @@ def ldl_and_tendon_xanthoma(p, pid, b):
 def tendon_xanthoma_refuted(p, pid, b): p.diagnosis(pid, XANTHOMA, dt.date(2020, 2, 1), status="refuted")
 
 
+XANTHOMA_CASES = ("ldl_and_tendon_xanthoma", "tendon_xanthoma_refuted")     # scored against the test copy
+
+
 def facts_rows(record) -> dict[str, dict]:
+    """Built afresh, not cached: a test that changes conf/facts.yaml reads the same record again."""
     return {r["patient_id"]: r.asDict() for r in build_facts(record, AS_OF).collect()}
 
 
 @pytest.fixture(scope="module")
-def scored(spark, tmp_path_factory):
-    pop = Population()
-    for pid, (_, sex, birth, build) in CASES.items():
-        pop.patient(pid, sex=sex, birth_date=birth)
-        build(pop, pid, birth)
-    record = pop.record(spark)
-    record.codelist_dir = codelists_with_xanthoma(tmp_path_factory.mktemp("dlcn"))
-    return facts_rows(record)
+def scored(spark, spec_record, tmp_path_factory):
+    rows = SPEC.fact_rows(spec_record)
+    rows.update(facts_rows(with_xanthoma_list(spark, tmp_path_factory.mktemp("dlcn"), SPEC, XANTHOMA_CASES)))
+    return rows
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_score(scored, pid):
     row = scored[pid]
+    expected = SPEC.cases[pid].expected
     got = (row["dlcn"], row["dlcn_ldl_points"], row["dlcn_history_points"], row["dlcn_exam_points"])
-    assert got == CASES[pid][0], f"{pid}: expected {CASES[pid][0]}, got {got}"
+    assert got == expected, f"{pid}: expected {expected}, got {got}"
 
 
 def test_components_name_each_scored_item(scored):
@@ -231,11 +243,13 @@ def test_first_event_and_age(scored):
     assert (row["first_vascular_date"], row["first_vascular_age"]) == (birthday(born(60), 52), 52)
 
 
-def test_shipped_xanthoma_list_scores_nothing(spark):
-    pop = Population()
-    pop.patient("x", birth_date=born(60))
-    pop.diagnosis("x", XANTHOMA, dt.date(2020, 2, 1))
-    row = facts_rows(pop.record(spark))["x"]
+# the shared spec record reads the shipped codelists, whose tendon-xanthoma list is empty
+SHIPPED_LIST = Spec("dlcn.shipped_xanthoma_list", age=60)
+SHIPPED_LIST.add("x", build=lambda p, pid: p.diagnosis(pid, XANTHOMA, dt.date(2020, 2, 1)))
+
+
+def test_shipped_xanthoma_list_scores_nothing(spec_record):
+    row = SHIPPED_LIST.fact_rows(spec_record, "dlcn_exam_points", "xanthoma_date")["x"]
     assert (row["dlcn_exam_points"], row["xanthoma_date"]) == (0, None)
 
 

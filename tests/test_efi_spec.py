@@ -1,5 +1,5 @@
 """Spec tests for the electronic Frailty Index (CLINICAL_RULES §8, Clegg 2016): tiny hand-built records,
-one patient per case, one answer each. The population is built once and the eFI evaluated once."""
+one patient per case, one answer each, read from the shared spec record's facts."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from builders import AS_OF, Population, months_ago
+from builders import AS_OF, months_ago
 from engine.codelists import load_codelist
 from engine.codes import RXNORM, SNOMED
 from engine.features.facts import EFI_BANDS as BANDS, EFI_DEFICITS as DEFICITS, EFI_N_DEFICITS as N_DEFICITS, \
-    EFI_POLYPHARMACY as POLYPHARMACY, build as build_facts, efi_band as band
+    EFI_POLYPHARMACY as POLYPHARMACY, efi_band as band
+from spec import Spec
 
 RECENT = months_ago(2)
 LONG_AGO = dt.date(2012, 5, 1)
@@ -35,12 +36,14 @@ LIVES_ALONE = code_of("efi_social_vulnerability", "105529008")
 NURSING_HOME = code_of("efi_care_requirement", "160734000")
 CODED = [(deficit, codelist) for deficit, codelist, windowed in DEFICITS if not windowed]
 
-CASES: dict = {}   # pid -> (expected deficits, expected deficit names or None, build)
+# pid → expected (deficits, deficit names or None), with the record that earns it
+SPEC = Spec("efi", age=80)
 
 
 def case(pid, deficits, names=None):
+    """A case named ``pid`` (not the builder's name: the ids read as sentences)."""
     def register(build):
-        CASES[pid] = (deficits, names, build)
+        SPEC.add(pid, (deficits, names), build)
         return build
     return register
 
@@ -189,23 +192,17 @@ def k13_mixed(p, pid):
 
 
 @pytest.fixture(scope="module")
-def result(spark):
-    p = Population()
-    for pid, (_, _, build) in CASES.items():
-        p.patient(pid, age=80)
-        build(p, pid)
-    rows = build_facts(p.record(spark), AS_OF).select("patient_id", "efi", "efi_deficits", "efi_band",
-                                               "efi_deficit_list").collect()
-    return {r["patient_id"]: r for r in rows}
+def result(spec_record):
+    return SPEC.fact_rows(spec_record, "efi", "efi_deficits", "efi_band", "efi_deficit_list")
 
 
 def test_one_row_per_patient(result):
-    assert sorted(result) == sorted(CASES)
+    assert sorted(result) == sorted(SPEC.cases)
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_deficits(result, pid):
-    deficits, names, _ = CASES[pid]
+    deficits, names = SPEC.cases[pid].expected
     row = result[pid]
     assert row["efi_deficits"] == deficits, row["efi_deficit_list"]
     assert row["efi"] == pytest.approx(deficits / 36)

@@ -9,12 +9,12 @@ import json
 
 import pytest
 
-from builders import AS_OF, CHD, PAD, STROKE, Population, months_ago
+from builders import AS_OF, CHD, PAD, STROKE, months_ago
 from engine.cohorts.fh import COHORT
 from engine.codes import LOINC, SNOMED
 from engine.config import ConfigError, load_facts_params
-from spec import clinical_values, evaluate
-from test_dlcn_spec import XANTHOMA, birthday, codelists_with_xanthoma
+from spec import Spec, clinical_values, evaluate
+from test_dlcn_spec import XANTHOMA, birthday, with_xanthoma_list
 
 REFER, ASSESS = "refer for genetic testing", "assess"
 TC, TC_LOINC = (SNOMED, "1005671000000105"), (LOINC, "2093-3")
@@ -22,17 +22,9 @@ LDL, LDL_LOINC = (SNOMED, "1022191000000100"), (LOINC, "18262-6")
 FH = (SNOMED, "398036000")
 RECENT = months_ago(3)
 
-# patient id → (expected band or None, build); PATIENT_ATTRS gives age, sex, etc.
-CASES: dict = {}
-PATIENT_ATTRS: dict = {}
-
-
-def case(expected, **attrs):
-    def register(build):
-        CASES[build.__name__] = (expected, build)
-        PATIENT_ATTRS[build.__name__] = attrs
-        return build
-    return register
+# patient id → expected band (None = must not be listed), with the record that earns it.
+SPEC = Spec("fh", COHORT)
+case = SPEC.case
 
 
 def born(age):
@@ -229,22 +221,15 @@ def aged_17(p, pid): p.event(pid, TC, RECENT, 8.0)
 def eighteenth_birthday_on_as_of(p, pid): p.event(pid, TC, RECENT, 8.0)
 
 
-def build(cases=CASES) -> Population:
-    pop = Population()
-    for pid, (_, builder) in cases.items():
-        attrs = dict(PATIENT_ATTRS[pid])
-        if "age" in attrs and "birth_date" not in attrs:
-            attrs["birth_date"] = born(attrs.pop("age"))
-        pop.patient(pid, **attrs)
-        builder(pop, pid)
-    return pop
+XANTHOMA_CASES = ("ldl_5_2_tendon_xanthoma",)     # scored against the test copy of the codelists
 
 
 @pytest.fixture(scope="module")
-def considered(spark, tmp_path_factory):
-    record = build().record(spark)
-    record.codelist_dir = codelists_with_xanthoma(tmp_path_factory.mktemp("fh"))
-    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, record, AS_OF).collect()}
+def considered(spark, spec_record, tmp_path_factory):
+    rows = SPEC.evaluated(spec_record)
+    record = with_xanthoma_list(spark, tmp_path_factory.mktemp("fh"), SPEC, XANTHOMA_CASES)
+    rows.update({r["patient_id"]: r.asDict() for r in evaluate(COHORT, record, AS_OF).collect()})
+    return rows
 
 
 @pytest.fixture(scope="module")
@@ -252,9 +237,9 @@ def listed(considered):
     return {pid: row for pid, row in considered.items() if row["member"]}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -342,11 +327,10 @@ def test_evidence_is_json(listed):
     assert (ev["tendon_xanthoma_code"], ev["dlcn_exam_points"], ev["dlcn_lower_bound"]) == ("2021-04-01", 6, 9)
 
 
-def test_thresholds_are_parameters(spark):
-    chosen = {k: CASES[k] for k in ("ldl_4_9", "ldl_4_91", "ldl_6_5_alone", "tc_8_at_35")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
-                    overrides={"ldl_above": 4.8, "tc_young_age_below": 40, "dlcn_refer_above": 4})
-    got = {r["patient_id"]: r["band"] for r in rows.where("member").collect()}
+def test_thresholds_are_parameters(spec_record):
+    chosen = ("ldl_4_9", "ldl_4_91", "ldl_6_5_alone", "tc_8_at_35")
+    rows = SPEC.listed(spec_record, overrides={"ldl_above": 4.8, "tc_young_age_below": 40, "dlcn_refer_above": 4})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"ldl_4_9": ASSESS, "ldl_4_91": ASSESS, "ldl_6_5_alone": REFER, "tc_8_at_35": ASSESS}
 
 
@@ -366,32 +350,26 @@ def test_explain_shows_current_values():
 
 
 # --- the worklist: ranked per PCN by band, DLCN (desc), highest LDL-C (desc), then patient_id -------
-WORKLIST = {      # patient id → (practice, build), in insertion order (not the expected order)
-    "a_tie_b": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 5.2)),
-    "a_null_ldl": ("A10001", lambda p, pid: (p.event(pid, TC, RECENT, 9.5),
-                                             p.diagnosis(pid, STROKE, birthday(born(62), 50)))),
-    "a_ldl_4_91": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 4.91)),
-    "a_ldl_5_9": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 5.9)),
-    "r_dlcn_7": ("A10001", lambda p, pid: (p.event(pid, LDL, RECENT, 6.5),
-                                           p.diagnosis(pid, CHD, birthday(born(62), 50)))),
-    "a_tie_a": ("A10001", lambda p, pid: p.event(pid, LDL, dt.date(2019, 1, 1), 5.2)),
-    "a_dlcn_4_ldl_5": ("A10001", lambda p, pid: (p.event(pid, LDL, RECENT, 5.0),
-                                                 p.diagnosis(pid, PAD, birthday(born(62), 50)))),
-    "z_other_pcn": ("B20002", lambda p, pid: p.event(pid, LDL, RECENT, 5.0)),
-    "a_dlcn_5": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 6.6)),
-    "r_ldl_8_6": ("A10001", lambda p, pid: p.event(pid, LDL, RECENT, 8.6)),
-    "x_coded_fh": ("A10001", lambda p, pid: (p.event(pid, LDL, RECENT, 9.0),
-                                             p.diagnosis(pid, FH, dt.date(2015, 1, 1)))),
-}
+ORDER = Spec("fh.order", COHORT, sex="male", age=62)     # added in an order that is not the expected one
+ORDER.add("a_tie_b", None, lambda p, pid: p.event(pid, LDL, RECENT, 5.2))
+ORDER.add("a_null_ldl", None, lambda p, pid: (p.event(pid, TC, RECENT, 9.5),
+                                              p.diagnosis(pid, STROKE, birthday(born(62), 50))))
+ORDER.add("a_ldl_4_91", None, lambda p, pid: p.event(pid, LDL, RECENT, 4.91))
+ORDER.add("a_ldl_5_9", None, lambda p, pid: p.event(pid, LDL, RECENT, 5.9))
+ORDER.add("r_dlcn_7", None, lambda p, pid: (p.event(pid, LDL, RECENT, 6.5),
+                                            p.diagnosis(pid, CHD, birthday(born(62), 50))))
+ORDER.add("a_tie_a", None, lambda p, pid: p.event(pid, LDL, dt.date(2019, 1, 1), 5.2))
+ORDER.add("a_dlcn_4_ldl_5", None, lambda p, pid: (p.event(pid, LDL, RECENT, 5.0),
+                                                  p.diagnosis(pid, PAD, birthday(born(62), 50))))
+ORDER.add("z_other_pcn", None, lambda p, pid: p.event(pid, LDL, RECENT, 5.0), practice="B20002")
+ORDER.add("a_dlcn_5", None, lambda p, pid: p.event(pid, LDL, RECENT, 6.6))
+ORDER.add("r_ldl_8_6", None, lambda p, pid: p.event(pid, LDL, RECENT, 8.6))
+ORDER.add("x_coded_fh", None, lambda p, pid: (p.event(pid, LDL, RECENT, 9.0),
+                                              p.diagnosis(pid, FH, dt.date(2015, 1, 1))))
 
 
-def test_worklist_order(spark):
-    from engine.worklists.build import evaluate as worklist
-    pop = Population()
-    for pid, (practice, build_) in WORKLIST.items():
-        pop.patient(pid, sex="male", birth_date=born(62), practice=practice)
-        build_(pop, pid)
-    df = worklist(COHORT, pop.record(spark), AS_OF).worklist
+def test_worklist_order(spec_record):
+    df = ORDER.worklist(spec_record).worklist
     got = [(r["pcn_id"], r["rank"], r["patient_id"], r["band"], r["dlcn"]) for r in df.to_dict("records")]
     assert got == [
         ("U00001", 1, "r_ldl_8_6", REFER, 8),

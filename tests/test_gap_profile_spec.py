@@ -8,11 +8,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from builders import AS_OF, Population
+from builders import AS_OF
 from engine.cohorts import COHORTS
 from engine.worklists.build import CohortResult
 from engine.worklists.gap_profile import (COLUMNS, disclose, gap_profile, largest_gaps, quintile,
                                           write_gap_profile)
+from spec import Spec
 
 PCN, OTHER = "U00001", "UNASSIGNED"
 
@@ -27,40 +28,44 @@ CELLS = [
 ]
 
 
+def _decile(decile):
+    """Set the patient's IMD decile (Population gives every patient decile 5)."""
+    def build(pop, pid):
+        next(r for r in pop.rows["patients"] if r["patient_id"] == pid)["imd_decile"] = decile
+    return build
+
+
+# Eligible adults per cell, and those not eligible (children, the dead, the deregistered: all quintile 1,
+# so in no denominator), and a second PCN (a practice in no PCN → UNASSIGNED) of 10 eligible.
+SPEC = Spec("gap_profile", age=50, ethnicity_category=None)
+MEMBERS: list[tuple[str, str, object, object]] = []      # (pcn, pid, decile, group) on the worklist
+_n = 0
+for _decile_, _group, _count, _listed in CELLS:
+    for _i in range(_count):
+        _n += 1
+        SPEC.add(f"p{_n}", None, _decile(_decile_), ethnicity_group=_group)
+        if _i < _listed:
+            MEMBERS.append((PCN, f"p{_n}", _decile_, _group))
+for _i in range(5):
+    SPEC.add(f"child{_i}", None, _decile(1), age=17)
+    SPEC.add(f"dead{_i}", None, _decile(1), age=60, death_date=dt.date(2025, 1, 1))
+    SPEC.add(f"left{_i}", None, _decile(1), age=60, registration_end=dt.date(2025, 1, 1))
+for _i in range(10):
+    SPEC.add(f"q{_i}", None, _decile(1), age=40, practice="Z99999")
+MEMBERS.append((OTHER, "q0", 1, "White"))
+
+
 @pytest.fixture(scope="module")
-def inputs(spark):
-    p, members, n = Population(), [], 0
-    for decile, group, count, listed in CELLS:
-        for i in range(count):
-            n += 1
-            pid = p.patient(f"p{n}", age=50, ethnicity_group=group, ethnicity_category=None)
-            p.rows["patients"][-1]["imd_decile"] = decile
-            if i < listed:
-                members.append({"pcn_id": PCN, "patient_id": pid, "band": "stage 1", "imd_decile": decile,
-                                "ethnicity_group": group})
-    # Not eligible, so in no denominator: children, the dead, the deregistered (all quintile 1).
-    for i in range(5):
-        p.patient(f"child{i}", age=17)
-        p.rows["patients"][-1]["imd_decile"] = 1
-    for i in range(5):
-        p.patient(f"dead{i}", age=60, death_date=dt.date(2025, 1, 1))
-        p.rows["patients"][-1]["imd_decile"] = 1
-    for i in range(5):
-        p.patient(f"left{i}", age=60, registration_end=dt.date(2025, 1, 1))
-        p.rows["patients"][-1]["imd_decile"] = 1
-    # A second PCN (practice not in any PCN → UNASSIGNED): 10 eligible, one listed.
-    for i in range(10):
-        p.patient(f"q{i}", age=40, practice="Z99999")
-        p.rows["patients"][-1]["imd_decile"] = 1
-    members.append({"pcn_id": OTHER, "patient_id": "q0", "band": "stage 1", "imd_decile": 1,
-                    "ethnicity_group": "White"})
+def inputs(spec_record):
+    members = [{"pcn_id": pcn, "patient_id": SPEC.prefix + pid, "band": "stage 1", "imd_decile": decile,
+                "ethnicity_group": group} for pcn, pid, decile, group in MEMBERS]
     results = [
         CohortResult(COHORTS["hypertension"], pd.DataFrame(members), []),
         CohortResult(COHORTS["fh"], pd.DataFrame(columns=["pcn_id", "patient_id", "band", "imd_decile",
                                                           "ethnicity_group"]), []),
         CohortResult(COHORTS["smr"], pd.DataFrame(members), []),        # not a case-finding cohort
     ]
-    return p.record(spark), results
+    return SPEC.view(spec_record), results
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from builders import AS_OF, Population, months_ago
+from builders import AS_OF, months_ago
 from engine.cohorts.heart_failure import COHORT
 from engine.codes import LOINC, RXNORM, SNOMED
 from engine.config import ConfigError
-from spec import clinical_values, evaluate
+from spec import Spec, clinical_values
 
 URGENT, SOON, LOOP = ("urgent — specialist and echo within 2 weeks", "specialist and echo within 6 weeks",
                       "loop diuretic without heart failure diagnosis")
@@ -24,16 +24,9 @@ FUROSEMIDE, FUROSEMIDE_RX = (SNOMED, "317972000"), (RXNORM, "313988")
 BUMETANIDE_RX, TORASEMIDE = (RXNORM, "197418"), (SNOMED, "318041004")
 TEST_DAY = months_ago(4)
 
-CASES: dict = {}
-PATIENT_ATTRS: dict = {}
-
-
-def case(expected, **attrs):
-    def register(build):
-        CASES[build.__name__] = (expected, build)
-        PATIENT_ATTRS[build.__name__] = attrs
-        return build
-    return register
+# patient id → expected band (None = must not be listed), with the record that earns it.
+SPEC = Spec("heart_failure", COHORT, age=70)
+case = SPEC.case
 
 
 def result(p, pid, value, day=TEST_DAY, coding=NTPROBNP, **kw):
@@ -312,17 +305,9 @@ def eighteenth_birthday_on_as_of(p, pid): result(p, pid, 2500)
 def no_registration_data(p, pid): result(p, pid, 2500)
 
 
-def build(cases=CASES) -> Population:
-    pop = Population()
-    for pid, (_, builder) in cases.items():
-        pop.patient(pid, age=70, **PATIENT_ATTRS[pid])
-        builder(pop, pid)
-    return pop
-
-
 @pytest.fixture(scope="module")
-def considered(spark):
-    return {r["patient_id"]: r.asDict() for r in evaluate(COHORT, build().record(spark), AS_OF).collect()}
+def considered(spec_record):
+    return SPEC.evaluated(spec_record)
 
 
 @pytest.fixture(scope="module")
@@ -330,9 +315,9 @@ def listed(considered):
     return {pid: row for pid, row in considered.items() if row["member"]}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -421,13 +406,11 @@ def test_evidence_is_json(listed):
     assert (ev["followed_up_by"], ev["loop_diuretic_issues"], ev["loop_diuretics"]) == ("echocardiogram", 2, "furosemide")
 
 
-def test_thresholds_are_parameters(spark):
-    chosen = {k: CASES[k] for k in ("ntprobnp_400", "ntprobnp_2000", "one_furosemide_issue",
-                                    "second_issue_6_months_and_a_day_ago")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
-                    overrides={"ntprobnp_raised_above": 350, "ntprobnp_urgent_above": 1999,
-                               "loop_diuretic_min_issues": 1, "loop_diuretic_months": 7})
-    got = {r["patient_id"]: r["band"] for r in rows.where("member").collect()}
+def test_thresholds_are_parameters(spec_record):
+    chosen = ("ntprobnp_400", "ntprobnp_2000", "one_furosemide_issue", "second_issue_6_months_and_a_day_ago")
+    rows = SPEC.listed(spec_record, overrides={"ntprobnp_raised_above": 350, "ntprobnp_urgent_above": 1999,
+                                               "loop_diuretic_min_issues": 1, "loop_diuretic_months": 7})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"ntprobnp_400": SOON, "ntprobnp_2000": URGENT, "one_furosemide_issue": LOOP,
                    "second_issue_6_months_and_a_day_ago": LOOP}
 
@@ -444,18 +427,25 @@ def test_explain_shows_current_values():
     assert "when above 1500 ng/L" in text and "ntprobnp_urgent_above = 1500" in text
 
 
-def test_loop_diuretic_band_needs_no_hf_code_ever(spark):
-    pop = Population()
-    pop.patient("resolved_hf_on_loop", age=70)
-    pop.diagnosis("resolved_hf_on_loop", HF, dt.date(2018, 1, 1))
-    pop.diagnosis("resolved_hf_on_loop", HF, dt.date(2019, 1, 1), status="resolved")
-    pop.medication("resolved_hf_on_loop", FUROSEMIDE, months_ago(1))
-    pop.medication("resolved_hf_on_loop", FUROSEMIDE, months_ago(2))
-    pop.patient("never_hf_on_loop", age=70)       # the same issues, no heart failure code: listed
-    pop.medication("never_hf_on_loop", FUROSEMIDE, months_ago(1))
-    pop.medication("never_hf_on_loop", FUROSEMIDE, months_ago(2))
-    members = evaluate(COHORT, pop.record(spark), AS_OF).where("member")
-    assert [r.patient_id for r in members.collect()] == ["never_hf_on_loop"]
+def _resolved_hf_on_loop(p, pid):
+    p.diagnosis(pid, HF, dt.date(2018, 1, 1))
+    p.diagnosis(pid, HF, dt.date(2019, 1, 1), status="resolved")
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+def _never_hf_on_loop(p, pid):      # the same issues, no heart failure code: listed
+    p.medication(pid, FUROSEMIDE, months_ago(1))
+    p.medication(pid, FUROSEMIDE, months_ago(2))
+
+
+NO_HF_CODE = Spec("heart_failure.no_hf_code", COHORT, age=70)
+NO_HF_CODE.add("resolved_hf_on_loop", None, _resolved_hf_on_loop)
+NO_HF_CODE.add("never_hf_on_loop", None, _never_hf_on_loop)
+
+
+def test_loop_diuretic_band_needs_no_hf_code_ever(spec_record):
+    assert list(NO_HF_CODE.listed(spec_record)) == ["never_hf_on_loop"]
 
 
 # --- the worklist: ranked per PCN by band, NT-proBNP (desc), days since the test (desc), patient_id --
@@ -464,30 +454,27 @@ def loop(p, pid):
     p.medication(pid, FUROSEMIDE, months_ago(2))
 
 
-WORKLIST = {      # patient id → (practice, build), in insertion order (not the expected order)
-    "l_none_b": ("A10001", loop),
-    "s_tie_b": ("A10001", lambda p, pid: result(p, pid, 900)),
-    "u_3000_recent": ("A10001", lambda p, pid: result(p, pid, 3000, day=months_ago(2))),
-    "l_actioned_5000": ("A10001", lambda p, pid: (result(p, pid, 5000), loop(p, pid),
-                                                  p.event(pid, ECHO, TEST_DAY, kind="procedure"))),
-    "s_1500": ("A10001", lambda p, pid: result(p, pid, 1500, day=months_ago(1))),
-    "u_2500": ("A10001", lambda p, pid: result(p, pid, 2500, day=months_ago(20))),
-    "s_tie_a": ("A10001", lambda p, pid: result(p, pid, 900)),
-    "l_none_a": ("A10001", loop),
-    "u_3000_old": ("A10001", lambda p, pid: result(p, pid, 3000, day=months_ago(10))),
-    "z_other_pcn": ("B20002", lambda p, pid: result(p, pid, 450)),
-    "x_on_register": ("A10001", lambda p, pid: (result(p, pid, 9000), p.diagnosis(pid, HF, dt.date(2020, 1, 1)))),
-}
+ORDER = Spec("heart_failure.order", COHORT, age=70)    # declared out of order: the rank must not be the order
+ORDER.add("l_none_b", None, loop)
+ORDER.add("s_tie_b", None, lambda p, pid: result(p, pid, 900))
+ORDER.add("u_3000_recent", None, lambda p, pid: result(p, pid, 3000, day=months_ago(2)))
+ORDER.add("l_actioned_5000", None, lambda p, pid: (result(p, pid, 5000), loop(p, pid),
+                                                   p.event(pid, ECHO, TEST_DAY, kind="procedure")))
+ORDER.add("s_1500", None, lambda p, pid: result(p, pid, 1500, day=months_ago(1)))
+ORDER.add("u_2500", None, lambda p, pid: result(p, pid, 2500, day=months_ago(20)))
+ORDER.add("s_tie_a", None, lambda p, pid: result(p, pid, 900))
+ORDER.add("l_none_a", None, loop)
+ORDER.add("u_3000_old", None, lambda p, pid: result(p, pid, 3000, day=months_ago(10)))
+ORDER.add("z_other_pcn", None, lambda p, pid: result(p, pid, 450), practice="B20002")
+ORDER.add("x_on_register", None, lambda p, pid: (result(p, pid, 9000), p.diagnosis(pid, HF, dt.date(2020, 1, 1))))
 
 
-def test_worklist_order(spark):
-    from engine.worklists.build import evaluate as worklist
-    pop = Population()
-    for pid, (practice, build_) in WORKLIST.items():
-        pop.patient(pid, age=70, practice=practice)
-        build_(pop, pid)
-    df = worklist(COHORT, pop.record(spark), AS_OF).worklist
-    got = [(r["pcn_id"], r["rank"], r["patient_id"], r["band"]) for r in df.to_dict("records")]
+def test_worklist_order(spec_record):
+    df = ORDER.worklist(spec_record).worklist
+    # the shared record orders PCNs by their prefixed ids (UNASSIGNED first): compare in the test's PCN
+    # order, each PCN's rows as the worklist ordered them
+    got = sorted([(r["pcn_id"], r["rank"], r["patient_id"], r["band"]) for r in df.to_dict("records")],
+                 key=lambda row: row[0])
     assert got == [
         ("U00001", 1, "u_3000_old", URGENT),        # same NT-proBNP: the older test first
         ("U00001", 2, "u_3000_recent", URGENT),

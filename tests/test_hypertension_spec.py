@@ -7,23 +7,17 @@ import json
 import pytest
 
 from builders import (AS_OF, BMI, CHD, DIABETES, EGFR, HOME_SYS, HYPERTENSION, HYPERTENSION_RESOLVED,
-                      PAD, PALLIATIVE, PREGNANT, STROKE, Population, months_ago)
+                      PAD, PALLIATIVE, PREGNANT, STROKE, months_ago)
 from engine.cohorts.hypertension import COHORT
-from spec import clinical_values, evaluate
 from engine.config import ConfigError
+from spec import Spec, clinical_values
 
 RECENT = months_ago(2)
 S1, S1R, S2, SEV = "stage 1", "stage 1 with risk factor", "stage 2", "severe"
 
 # patient id → expected band (None = must not be listed), with the record that earns it.
-CASES: dict[str, str | None] = {}
-
-
-def case(expected):
-    def register(build):
-        CASES[build.__name__] = (expected, build)
-        return build
-    return register
+SPEC = Spec("hypertension", COHORT)
+case = SPEC.case
 
 
 # --- thresholds, clinic ---------------------------------------------------------------------------
@@ -187,17 +181,17 @@ def diagnosis_after_as_of_not_seen(p, pid):
 def stage1(p, pid): p.bp(pid, RECENT, 145, 85)
 
 
-@case(S1R)
+@case(S1R, ethnicity_group="Black", ethnicity_category="Caribbean")
 def risk_black(p, pid): stage1(p, pid)
-@case(S1R)
+@case(S1R, ethnicity_group="Asian", ethnicity_category="Indian")
 def risk_indian(p, pid): stage1(p, pid)
-@case(S1R)
+@case(S1R, ethnicity_group="Asian", ethnicity_category="Pakistani")
 def risk_pakistani(p, pid): stage1(p, pid)
-@case(S1R)
+@case(S1R, ethnicity_group="Asian", ethnicity_category="Bangladeshi")
 def risk_bangladeshi(p, pid): stage1(p, pid)
-@case(S1)
+@case(S1, ethnicity_group="Asian", ethnicity_category="Chinese")
 def no_risk_chinese(p, pid): stage1(p, pid)
-@case(S1)
+@case(S1, ethnicity_group="Mixed", ethnicity_category="White and Black Caribbean")
 def no_risk_mixed_white_black_caribbean(p, pid): stage1(p, pid)
 
 
@@ -287,62 +281,34 @@ def pregnancy_43_weeks_ago(p, pid):
     p.event(pid, PREGNANT, AS_OF - dt.timedelta(weeks=43))
 
 
-@case(None)
+@case(None, death_date=AS_OF - dt.timedelta(days=1))
 def died_before_as_of(p, pid): stage1(p, pid)
-@case(S1)
+@case(S1, death_date=AS_OF + dt.timedelta(days=1))
 def died_after_as_of(p, pid): stage1(p, pid)
-@case(None)
+@case(None, deceased=True)
 def deceased_without_date(p, pid): stage1(p, pid)
-@case(None)
+@case(None, registration_end=AS_OF - dt.timedelta(days=1))
 def deregistered(p, pid): stage1(p, pid)
-@case(S1)
+@case(S1, registration_end=AS_OF + dt.timedelta(days=30))
 def registration_ends_after_as_of(p, pid): stage1(p, pid)
-@case(None)
+@case(None, registration_start=AS_OF + dt.timedelta(days=1))
 def registers_after_as_of(p, pid): stage1(p, pid)
-@case(S1)
+@case(S1, registration_start=None)
 def no_registration_data(p, pid): stage1(p, pid)
-@case(None)
+@case(None, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
 def aged_17(p, pid): stage1(p, pid)
-@case(S1)
+@case(S1, birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day))
 def eighteenth_birthday_on_as_of(p, pid): stage1(p, pid)
 
 
-PATIENT_ATTRS = {
-    "risk_black": dict(ethnicity_group="Black", ethnicity_category="Caribbean"),
-    "risk_indian": dict(ethnicity_group="Asian", ethnicity_category="Indian"),
-    "risk_pakistani": dict(ethnicity_group="Asian", ethnicity_category="Pakistani"),
-    "risk_bangladeshi": dict(ethnicity_group="Asian", ethnicity_category="Bangladeshi"),
-    "no_risk_chinese": dict(ethnicity_group="Asian", ethnicity_category="Chinese"),
-    "no_risk_mixed_white_black_caribbean": dict(ethnicity_group="Mixed", ethnicity_category="White and Black Caribbean"),
-    "died_before_as_of": dict(death_date=AS_OF - dt.timedelta(days=1)),
-    "died_after_as_of": dict(death_date=AS_OF + dt.timedelta(days=1)),
-    "deceased_without_date": dict(deceased=True),
-    "deregistered": dict(registration_end=AS_OF - dt.timedelta(days=1)),
-    "registration_ends_after_as_of": dict(registration_end=AS_OF + dt.timedelta(days=30)),
-    "registers_after_as_of": dict(registration_start=AS_OF + dt.timedelta(days=1)),
-    "no_registration_data": dict(registration_start=None),
-    "aged_17": dict(birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day) + dt.timedelta(days=1)),
-    "eighteenth_birthday_on_as_of": dict(birth_date=dt.date(AS_OF.year - 18, AS_OF.month, AS_OF.day)),
-}
-
-
-def build(overrides: dict | None = None, cases=CASES):
-    pop = Population()
-    for pid, (_, builder) in cases.items():
-        pop.patient(pid, **PATIENT_ATTRS.get(pid, {}))
-        builder(pop, pid)
-    return pop
-
-
 @pytest.fixture(scope="module")
-def listed(spark):
-    rows = evaluate(COHORT, build().record(spark), AS_OF).where("member").collect()
-    return {r["patient_id"]: r.asDict() for r in rows}
+def listed(spec_record):
+    return SPEC.listed(spec_record)
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -375,11 +341,10 @@ def test_evidence_is_json_with_the_reading(listed):
     assert (ev["systolic"], ev["diastolic"], ev["setting"], ev["bp_date"]) == (158, 85, "clinic", RECENT.isoformat())
 
 
-def test_threshold_is_a_parameter(spark):
-    chosen = {k: CASES[k] for k in ("clinic_137_80", "clinic_139_89", "home_134_84")}
-    rows = evaluate(COHORT, build(cases=chosen).record(spark), AS_OF,
-                           overrides={"clinic_stage1_systolic": 135, "home_stage1_diastolic": 84}).where("member")
-    got = {r["patient_id"]: r["band"] for r in rows.collect()}
+def test_threshold_is_a_parameter(spec_record):
+    chosen = ("clinic_137_80", "clinic_139_89", "home_134_84")
+    rows = SPEC.listed(spec_record, overrides={"clinic_stage1_systolic": 135, "home_stage1_diastolic": 84})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"clinic_137_80": S1, "clinic_139_89": S1, "home_134_84": S1}
 
 
@@ -417,38 +382,35 @@ def test_clinical_values_match_clinical_rules():
 
 
 # --- each criterion failing alone, and the worklist order -------------------------------------------
-FAILING_ALONE = {
-    "not_on_register": lambda p, pid: (stage1(p, pid), p.diagnosis(pid, HYPERTENSION, dt.date(2019, 5, 1))),
-    "not_palliative": lambda p, pid: (stage1(p, pid), p.event(pid, PALLIATIVE, dt.date(2025, 1, 1))),
-    "not_pregnant": lambda p, pid: (stage1(p, pid), p.event(pid, PREGNANT, AS_OF - dt.timedelta(weeks=42))),
-    "bp_in_window": lambda p, pid: p.bp(pid, months_ago(24, days=1), 150, 95),
-    "bp_raised": lambda p, pid: p.bp(pid, RECENT, 139, 89),
-}
+FAILING_ALONE = Spec("hypertension.failing_alone", COHORT)
+FAILING_ALONE.add("not_on_register", None, lambda p, pid: (stage1(p, pid),
+                                                           p.diagnosis(pid, HYPERTENSION, dt.date(2019, 5, 1))))
+FAILING_ALONE.add("not_palliative", None, lambda p, pid: (stage1(p, pid), p.event(pid, PALLIATIVE, dt.date(2025, 1, 1))))
+FAILING_ALONE.add("not_pregnant", None, lambda p, pid: (stage1(p, pid),
+                                                        p.event(pid, PREGNANT, AS_OF - dt.timedelta(weeks=42))))
+FAILING_ALONE.add("bp_in_window", None, lambda p, pid: p.bp(pid, months_ago(24, days=1), 150, 95))
+FAILING_ALONE.add("bp_raised", None, lambda p, pid: p.bp(pid, RECENT, 139, 89))
 
 
-def test_each_criterion_failing_alone_unlists_at_that_step(spark):
+def test_each_criterion_failing_alone_unlists_at_that_step(spec_record):
     """Every earlier criterion holds, this one fails (later ones may depend on it: no reading in the
     window cannot be raised), and the patient is not listed."""
-    pop = Population()
-    for name, build_one in FAILING_ALONE.items():
-        pop.patient(name)
-        build_one(pop, name)
-    rows = {r["patient_id"]: r.asDict() for r in evaluate(COHORT, pop.record(spark), AS_OF).collect()}
-    for name in FAILING_ALONE:
+    rows = FAILING_ALONE.evaluated(spec_record)
+    assert set(rows) == set(FAILING_ALONE.cases)
+    for name in FAILING_ALONE.cases:
         names = [c.name for c in COHORT.criteria]
         upto = names[:names.index(name) + 1]
         assert {c: rows[name][c] for c in upto} == {c: c != name for c in upto}, name
         assert rows[name]["member"] is False and rows[name]["band"] is None
 
 
-def test_worklist_order_band_then_systolic_then_days_then_patient_id(spark):
-    from engine.worklists.build import evaluate as worklist
-    pop = Population()
-    older = months_ago(6)
-    for pid, date, sys_, dia in (("f_stage1", RECENT, 145, 80), ("e_stage2_older", older, 165, 80),
-                                 ("d_stage2_tie", RECENT, 165, 80), ("c_stage2_tie", RECENT, 165, 80),
-                                 ("b_stage2_higher", RECENT, 170, 80), ("a_severe", older, 181, 80)):
-        pop.patient(pid)
-        pop.bp(pid, date, sys_, dia)
-    order = list(worklist(COHORT, pop.record(spark), AS_OF).worklist["patient_id"])
+ORDER = Spec("hypertension.order", COHORT)
+for _pid, _date, _sys, _dia in (("f_stage1", RECENT, 145, 80), ("e_stage2_older", months_ago(6), 165, 80),
+                                ("d_stage2_tie", RECENT, 165, 80), ("c_stage2_tie", RECENT, 165, 80),
+                                ("b_stage2_higher", RECENT, 170, 80), ("a_severe", months_ago(6), 181, 80)):
+    ORDER.add(_pid, None, lambda p, pid, d=_date, s=_sys, di=_dia: p.bp(pid, d, s, di))
+
+
+def test_worklist_order_band_then_systolic_then_days_then_patient_id(spec_record):
+    order = list(ORDER.worklist(spec_record).worklist["patient_id"])
     assert order == ["a_severe", "b_stage2_higher", "c_stage2_tie", "d_stage2_tie", "e_stage2_older", "f_stage1"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from builders import AS_OF, Population, months_ago
+from builders import AS_OF, months_ago
 from engine.codes import SNOMED
 from engine.cohorts import COHORTS
 from engine.config import ConfigError
@@ -17,6 +17,7 @@ from engine.pseudonym import Pseudonymiser
 from engine.worklists.build import LEADING, CohortResult
 from engine.worklists.inequalities import (COLUMNS, DEFAULTS, check_bands, core20, equity_priority,
                                            inequalities_worklist, load_params, write_inequalities)
+from spec import Spec
 
 LD, SMI = (SNOMED, "416075005"), (SNOMED, "58214004")
 PCN = "U00001"
@@ -40,32 +41,51 @@ PATIENTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def inputs(spark):
-    p = Population()
-    lists: dict[str, list[dict]] = {}
-    for pid, (decile, group, registers, needs) in PATIENTS.items():
-        p.patient(pid, age=60, ethnicity_group=group)
-        p.rows["patients"][-1]["imd_decile"] = decile
+SPEC = Spec("inequalities", age=60)
+
+
+def patient(decile, registers):
+    def build(p, pid):
+        # Population.patient() always writes decile 5
+        next(r for r in p.rows["patients"] if r["patient_id"] == pid)["imd_decile"] = decile
         for reg in registers:
             if reg == "smi_resolved":
                 p.diagnosis(pid, SMI, months_ago(36))
                 p.diagnosis(pid, SMI, months_ago(12), status="resolved")
             else:
                 p.diagnosis(pid, reg, months_ago(24))
-        for cohort, band, rank in needs:
-            lists.setdefault(cohort, []).append({
-                "rank": rank, "patient_id": pid, "nhs_number": "9990000018", "name": f"{pid.upper()}, Test",
-                "birth_date": "1966-01-01", "age": 60, "sex": "female", "practice_id": "A10001", "pcn_id": PCN,
-                "band": band, "reason": f"{cohort} reason", "ethnicity_group": group, "imd_decile": decile})
-    results = [CohortResult(COHORTS[c], pd.DataFrame(rows), []) for c, rows in lists.items()]
-    return p.record(spark), results
+    return build
+
+
+for _pid, (_decile, _group, _registers, _) in PATIENTS.items():
+    SPEC.add(_pid, None, patient(_decile, _registers), ethnicity_group=_group)
 
 
 @pytest.fixture(scope="module")
-def worklist(inputs):
-    record, results = inputs
-    return inequalities_worklist(results, record, AS_OF, None)
+def results():
+    """The case-finding worklists, as hand-written rows. The record is read only for the PLUS registers,
+    by patient id, so the rows carry the shared record's ids; their PCN is their own."""
+    lists: dict[str, list[dict]] = {}
+    for pid, (decile, group, _, needs) in PATIENTS.items():
+        for cohort, band, rank in needs:
+            lists.setdefault(cohort, []).append({
+                "rank": rank, "patient_id": SPEC.prefix + pid, "nhs_number": "9990000018",
+                "name": f"{pid.upper()}, Test", "birth_date": "1966-01-01", "age": 60, "sex": "female",
+                "practice_id": "A10001", "pcn_id": PCN, "band": band, "reason": f"{cohort} reason",
+                "ethnicity_group": group, "imd_decile": decile})
+    return [CohortResult(COHORTS[c], pd.DataFrame(rows), []) for c, rows in lists.items()]
+
+
+def ranked(record, results, params=None):
+    """The inequalities worklist with the test's own patient ids."""
+    df = inequalities_worklist(results, record, AS_OF, params)
+    df["patient_id"] = df["patient_id"].str.removeprefix(SPEC.prefix)
+    return df
+
+
+@pytest.fixture(scope="module")
+def worklist(spec_record, results):
+    return ranked(spec_record, results)
 
 
 def row(df, pid):
@@ -129,9 +149,8 @@ def test_ranking_default_weights(worklist):
                                "s1_core20", "s1_ld", "s1_mixed"]       # 50 each: source rank
 
 
-def test_weighted_non_urgent_never_above_urgent_even_with_heavy_weights(inputs):
-    record, results = inputs
-    heavy = inequalities_worklist(results, record, AS_OF, {"w_core20": 1.0, "w_plus": 1.0})
+def test_weighted_non_urgent_never_above_urgent_even_with_heavy_weights(spec_record, results):
+    heavy = ranked(spec_record, results, {"w_core20": 1.0, "w_plus": 1.0})
     urgent = {"sev_core20", "hf_core20"}
     # Uncapped, stage 2 Core20 PLUS would be 80 × 2 × 2 = 320, above a Core20-only urgent patient (200).
     assert set(order(heavy)[:2]) == urgent
@@ -143,21 +162,20 @@ def test_weighted_non_urgent_never_above_urgent_even_with_heavy_weights(inputs):
     assert list(heavy.clinical_priority) == sorted(heavy.clinical_priority, reverse=True)
 
 
-def test_parameters_change_the_answer(inputs):
-    record, results = inputs
-    no_core20_weight = inequalities_worklist(results, record, AS_OF, {"w_core20": 0})
+def test_parameters_change_the_answer(spec_record, results):
+    no_core20_weight = ranked(spec_record, results, {"w_core20": 0})
     assert order(no_core20_weight)[-3:] == ["s1_ld", "s1_mixed", "s1_core20"]  # Core20 alone: 40, below PLUS 50
     assert row(no_core20_weight, "s1_core20")["equity_priority"] == 40
-    plus_heavier = inequalities_worklist(results, record, AS_OF, {"w_plus": 0.5})
+    plus_heavier = ranked(spec_record, results, {"w_plus": 0.5})
     assert order(plus_heavier)[-3:] == ["s1_ld", "s1_mixed", "s1_core20"]     # PLUS 60 now beats Core20 50
-    wider = inequalities_worklist(results, record, AS_OF, {"core20_deciles": [1, 2, 3]})
+    wider = ranked(spec_record, results, {"core20_deciles": [1, 2, 3]})
     assert "s1_decile3" in set(wider.patient_id)
-    no_registers = inequalities_worklist(results, record, AS_OF, {"plus_registers": []})
+    no_registers = ranked(spec_record, results, {"plus_registers": []})
     assert {"s1_ld", "af_smi"}.isdisjoint(no_registers.patient_id)
     priority = {**DEFAULTS["clinical_priority"], "af_anticoagulation": {"not anticoagulated": 60}}
-    rescored = inequalities_worklist(results, record, AS_OF, {"clinical_priority": priority})
+    rescored = ranked(spec_record, results, {"clinical_priority": priority})
     assert row(rescored, "af_smi")["clinical_priority"] == 60
-    only_hf = inequalities_worklist(results, record, AS_OF, {"cohorts": ["heart_failure"]})
+    only_hf = ranked(spec_record, results, {"cohorts": ["heart_failure"]})
     assert order(only_hf) == ["hf_core20", "s2_core20plus"]
     assert row(only_hf, "s2_core20plus")["band"] == "heart_failure: loop diuretic without heart failure diagnosis"
 
@@ -197,11 +215,10 @@ def test_bad_parameters_are_errors(overrides, message):
         load_params(overrides)
 
 
-def test_a_band_without_a_score_is_an_error(inputs):
-    record, results = inputs
+def test_a_band_without_a_score_is_an_error(spec_record, results):
     odd = CohortResult(COHORTS["fh"], pd.DataFrame([{**results[0].worklist.iloc[0].to_dict(), "band": "new band"}]), [])
     with pytest.raises(ConfigError, match="no clinical_priority score for fh band 'new band'"):
-        inequalities_worklist([odd], record, AS_OF, None)
+        inequalities_worklist([odd], spec_record, AS_OF, None)
 
 
 # --- the file -----------------------------------------------------------------------------------------

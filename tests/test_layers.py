@@ -22,7 +22,8 @@ LAYERS = (
     ("cohorts", ("engine.cohorts",)),
     ("risk", ("engine.risk",)),
     ("worklists", ("engine.worklists",)),
-    ("entry points", ("engine.pipeline", "engine.cli", "engine.preflight", "engine.output_folder", "jobs")),
+    ("entry points", ("engine.pipeline", "engine.cli", "engine.preflight", "engine.output_folder", "engine.docs",
+                      "jobs")),
 )
 PEERS = {"cohorts": 5, "risk": 5}           # same rank: may not import each other
 COHORT_SHARED = ("engine.cohorts", "engine.cohorts.declaration", "engine.cohorts.render")

@@ -15,11 +15,11 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from builders import AS_OF, Population, months_ago
+from builders import AS_OF, months_ago
 from engine.codes import SNOMED
 from engine.features import rows as R
-from engine.features.facts import patient_facts
 from engine.ingest import ingest
+from spec import Spec
 
 APIXABAN = (SNOMED, "703908001")
 D = dt.date
@@ -84,75 +84,69 @@ def test_request_becomes(canonical, rid):
 # Each case: the patient's apixaban rows, then the expected
 # (currently on, issued in the last 6 months, issues in the last 6 months counting implied ones, sentence).
 SIX = months_ago(6)              # 2025-09-30: the window is 2025-09-30 .. 2026-03-31, 183 days
-CASES = {
-    "issue_30_days_ago": (lambda p, pid: p.medication(pid, APIXABAN, AS_OF - dt.timedelta(days=30)),
-                          (True, True, 1, f"issued on {AS_OF - dt.timedelta(days=30)}")),
-    "issue_100_days_ago": (lambda p, pid: p.medication(pid, APIXABAN, AS_OF - dt.timedelta(days=100)),
-                           (False, True, 1, f"issued on {AS_OF - dt.timedelta(days=100)}")),
-    "issue_7_months_ago": (lambda p, pid: p.medication(pid, APIXABAN, months_ago(7)), (False, False, 0, None)),
-    # a standing order authored years ago and still active covers the whole window: 183 days → 7 issues
-    "active_since_2019": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1)),
-                          (True, True, 7, "repeat authorised since 2019-05-01, still active")),
-    "active_with_future_end": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2025, 1, 1), end=D(2027, 1, 1)),
-                               (True, True, 7, "repeat authorised since 2025-01-01, still active")),
-    "ended_a_year_ago": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2020, 1, 1), end=months_ago(12),
-                                                        status="completed"), (False, False, 0, None)),
-    # ended 29 days into the window: two started 28-day periods
-    "ended_29_days_into_window": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2020, 1, 1),
-                                                                 end=SIX + dt.timedelta(days=28), status="active"),
-                                  (False, True, 2, f"repeat authorised 2020-01-01 to {SIX + dt.timedelta(days=28)}")),
-    "ended_28_days_into_window": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2020, 1, 1),
-                                                                 end=SIX + dt.timedelta(days=27), status="stopped"),
-                                  (False, True, 1, f"repeat authorised 2020-01-01 to {SIX + dt.timedelta(days=27)}")),
-    # stopped with no date: only its start day is known to be covered
-    "stopped_no_date_in_window": (lambda p, pid: p.authorisation(pid, APIXABAN, months_ago(2), status="stopped"),
-                                  (False, True, 1, f"repeat authorised {months_ago(2)} to {months_ago(2)}")),
-    "stopped_no_date_before_window": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 1, 1),
-                                                                     status="stopped"), (False, False, 0, None)),
-    "supply_56_days": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), supply_days=56),
-                       (True, True, 4, "repeat authorised since 2019-05-01, still active")),
-    "started_in_window": (lambda p, pid: p.authorisation(pid, APIXABAN, AS_OF - dt.timedelta(days=55)),
-                          (True, True, 2, f"repeat authorised since {AS_OF - dt.timedelta(days=55)}, still active")),
-    "starts_after_run_date": (lambda p, pid: p.authorisation(pid, APIXABAN, AS_OF + dt.timedelta(days=1)),
-                              (False, False, 0, None)),
-    "cancelled": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), status="cancelled"),
-                  (False, False, 0, None)),
-    "draft": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), status="draft"), (False, False, 0, None)),
-    "entered_in_error": (lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), status="entered-in-error"),
-                         (False, False, 0, None)),
-    "issue_and_authorisation": (lambda p, pid: (p.medication(pid, APIXABAN, AS_OF - dt.timedelta(days=10)),
-                                                p.authorisation(pid, APIXABAN, D(2019, 5, 1))),
-                                (True, True, 8, "repeat authorised since 2019-05-01, still active")),
-}
+SPEC = Spec("medicines", age=70)
+SPEC.add("issue_30_days_ago", (True, True, 1, f"issued on {AS_OF - dt.timedelta(days=30)}"),
+         lambda p, pid: p.medication(pid, APIXABAN, AS_OF - dt.timedelta(days=30)))
+SPEC.add("issue_100_days_ago", (False, True, 1, f"issued on {AS_OF - dt.timedelta(days=100)}"),
+         lambda p, pid: p.medication(pid, APIXABAN, AS_OF - dt.timedelta(days=100)))
+SPEC.add("issue_7_months_ago", (False, False, 0, None), lambda p, pid: p.medication(pid, APIXABAN, months_ago(7)))
+# a standing order authored years ago and still active covers the whole window: 183 days → 7 issues
+SPEC.add("active_since_2019", (True, True, 7, "repeat authorised since 2019-05-01, still active"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1)))
+SPEC.add("active_with_future_end", (True, True, 7, "repeat authorised since 2025-01-01, still active"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2025, 1, 1), end=D(2027, 1, 1)))
+SPEC.add("ended_a_year_ago", (False, False, 0, None),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2020, 1, 1), end=months_ago(12), status="completed"))
+# ended 29 days into the window: two started 28-day periods
+SPEC.add("ended_29_days_into_window",
+         (False, True, 2, f"repeat authorised 2020-01-01 to {SIX + dt.timedelta(days=28)}"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2020, 1, 1), end=SIX + dt.timedelta(days=28), status="active"))
+SPEC.add("ended_28_days_into_window",
+         (False, True, 1, f"repeat authorised 2020-01-01 to {SIX + dt.timedelta(days=27)}"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2020, 1, 1), end=SIX + dt.timedelta(days=27),
+                                        status="stopped"))
+# stopped with no date: only its start day is known to be covered
+SPEC.add("stopped_no_date_in_window", (False, True, 1, f"repeat authorised {months_ago(2)} to {months_ago(2)}"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, months_ago(2), status="stopped"))
+SPEC.add("stopped_no_date_before_window", (False, False, 0, None),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 1, 1), status="stopped"))
+SPEC.add("supply_56_days", (True, True, 4, "repeat authorised since 2019-05-01, still active"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), supply_days=56))
+SPEC.add("started_in_window", (True, True, 2, f"repeat authorised since {AS_OF - dt.timedelta(days=55)}, still active"),
+         lambda p, pid: p.authorisation(pid, APIXABAN, AS_OF - dt.timedelta(days=55)))
+SPEC.add("starts_after_run_date", (False, False, 0, None),
+         lambda p, pid: p.authorisation(pid, APIXABAN, AS_OF + dt.timedelta(days=1)))
+SPEC.add("cancelled", (False, False, 0, None),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), status="cancelled"))
+SPEC.add("draft", (False, False, 0, None), lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), status="draft"))
+SPEC.add("entered_in_error", (False, False, 0, None),
+         lambda p, pid: p.authorisation(pid, APIXABAN, D(2019, 5, 1), status="entered-in-error"))
+SPEC.add("issue_and_authorisation", (True, True, 8, "repeat authorised since 2019-05-01, still active"),
+         lambda p, pid: (p.medication(pid, APIXABAN, AS_OF - dt.timedelta(days=10)),
+                         p.authorisation(pid, APIXABAN, D(2019, 5, 1))))
 
 
-def _proposal(p, pid):
+@SPEC.case((False, False, 0, None))
+def proposal_never_counts(p, pid):
     p.authorisation(pid, APIXABAN, D(2019, 5, 1))
     p.rows["medications"][-1]["kind"] = "other"
 
 
-CASES["proposal_never_counts"] = (_proposal, (False, False, 0, None))
-
-
 @pytest.fixture(scope="module")
-def read(spark):
-    pop = Population()
-    for pid, (build, _) in CASES.items():
-        pop.patient(pid, age=70)
-        build(pop, pid)
-    facts = patient_facts(pop.record(spark), AS_OF)
+def read(spec_record):
     rx = "rx_anticoagulant_oral"
-    out = facts.select(
+    out = SPEC.facts(spec_record).select(
         "patient_id", (F.size(R.current(rx, AS_OF, 90)) > 0).alias("current"),
         (F.size(R.issued(rx, SIX)) > 0).alias("issued"), R.issue_count(rx, SIX).alias("n"),
         R.taken_text(R.last_taken(rx, SIX), AS_OF).alias("text"),
         R.current_medicines(AS_OF, 90).alias("current_medicines"), R.medicines_since(SIX).alias("medicines_6m"))
-    return {r["patient_id"]: r for r in out.collect()}
+    return {r["patient_id"].removeprefix(SPEC.prefix): r for r in out.collect()}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule_reads(read, pid):
     r = read[pid]
-    assert (r["current"], r["issued"], r["n"], r["text"]) == CASES[pid][1]
+    expected = SPEC.cases[pid].expected
+    assert (r["current"], r["issued"], r["n"], r["text"]) == expected
     # one medicine: counted among current medicines exactly when currently on it, and in the window likewise
-    assert (r["current_medicines"], r["medicines_6m"]) == (int(CASES[pid][1][0]), int(CASES[pid][1][1]))
+    assert (r["current_medicines"], r["medicines_6m"]) == (int(expected[0]), int(expected[1]))

@@ -5,11 +5,10 @@ import datetime as dt
 
 import pytest
 
-from builders import (AS_OF, BMI, CHD, DIABETES, EGFR, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, STROKE,
-                      Population, months_ago)
+from builders import AS_OF, BMI, CHD, DIABETES, EGFR, HYPERTENSION, HYPERTENSION_RESOLVED, PAD, STROKE, months_ago
 from engine.codes import LOINC, SNOMED
-from engine.features.facts import build as build_facts
 from engine.features.patient import EFI_COLUMNS, LTC, feature_columns, medicine_classes, risk_features
+from spec import Spec
 
 AF, AF_RESOLVED = (SNOMED, "49436004"), (SNOMED, "196371000000102")
 ASTHMA, HEART_FAILURE = (SNOMED, "195967001"), (SNOMED, "84114007")
@@ -28,100 +27,130 @@ def days_ago(n: int) -> dt.date:
     return AS_OF - dt.timedelta(days=n)
 
 
-def build() -> Population:
-    p = Population()
-    p.patient("plain", age=55, sex="female")
-    for pid, decile in (("imd1", 1), ("imd3", 3), ("imd4", 4), ("imd10", 10), ("imd_missing", None)):
-        p.patient(pid)
-        p.rows["patients"][-1]["imd_decile"] = decile
-    p.patient("no_ethnicity", ethnicity_group=None, ethnicity_category=None)
-    p.patient("age_69_birthday_tomorrow", sex="male",
-              birth_date=dt.date(AS_OF.year - 70, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
-    p.patient("dead", death_date=days_ago(1))
-    p.patient("left_practice", registration_end=days_ago(30))
-    p.patient("child", age=10)
+# The tests below check each patient's features column by column, so no case carries one expected answer.
+SPEC = Spec("patient_features")
+case = SPEC.case
 
-    # every long-term condition on its register
-    p.patient("all_ltc", age=55, sex="female")
+
+def imd_decile(decile):
+    """Population.patient() always writes decile 5: this patient's row gets ``decile`` instead."""
+    def build(p, pid):
+        next(r for r in p.rows["patients"] if r["patient_id"] == pid)["imd_decile"] = decile
+    return build
+
+
+SPEC.add("plain", None, None, age=55, sex="female")
+for _pid, _decile in (("imd1", 1), ("imd3", 3), ("imd4", 4), ("imd10", 10), ("imd_missing", None)):
+    SPEC.add(_pid, None, imd_decile(_decile))
+SPEC.add("no_ethnicity", None, None, ethnicity_group=None, ethnicity_category=None)
+SPEC.add("age_69_birthday_tomorrow", None, None, sex="male",
+         birth_date=dt.date(AS_OF.year - 70, AS_OF.month, AS_OF.day) + dt.timedelta(days=1))
+SPEC.add("dead", None, None, death_date=days_ago(1))
+SPEC.add("left_practice", None, None, registration_end=days_ago(30))
+SPEC.add("child", None, None, age=10)
+
+
+@case(None, age=55, sex="female")
+def all_ltc(p, pid):
+    """Every long-term condition on its register."""
     for coding in (HYPERTENSION, DIABETES, CHD, STROKE, PAD, HEART_FAILURE, AF, ASTHMA):
-        p.diagnosis("all_ltc", coding, OLD)
-    # registers ended by a resolved code, a resolved Condition row, or recorded after as_of
-    p.patient("ltc_resolved", sex="male", age=50)
-    p.diagnosis("ltc_resolved", HYPERTENSION, OLD)
-    p.event("ltc_resolved", HYPERTENSION_RESOLVED, OLD + dt.timedelta(days=100))
-    p.diagnosis("ltc_resolved", AF, OLD)
-    p.event("ltc_resolved", AF_RESOLVED, OLD + dt.timedelta(days=100))
-    p.diagnosis("ltc_resolved", CHD, OLD)
-    p.diagnosis("ltc_resolved", CHD, OLD + dt.timedelta(days=100), status="resolved")
-    p.diagnosis("ltc_resolved", ASTHMA, AS_OF + dt.timedelta(days=1))
-    p.diagnosis("ltc_resolved", DIABETES, OLD, status="refuted")
-    p.diagnosis("ltc_resolved", HEART_FAILURE, AS_OF)                       # on as_of itself: counts
+        p.diagnosis(pid, coding, OLD)
 
-    # medicines: exactly 90 days ago counts, 91 does not; an entered-in-error issue never counts;
-    # a medicine issued twice is one medicine
-    p.patient("meds")
-    p.medication("meds", WARFARIN, days_ago(90))
-    p.medication("meds", PROPRANOLOL, days_ago(91))
-    p.medication("meds", ZOPICLONE, days_ago(5), status="entered-in-error")
-    p.medication("meds", DIAZEPAM, days_ago(60))
-    p.medication("meds", DIAZEPAM, days_ago(30))
-    p.medication("meds", WARFARIN, AS_OF + dt.timedelta(days=1))
 
-    # labs: the latest on or before as_of
-    p.patient("labs")
-    p.event("labs", EGFR, days_ago(400), 72)
-    p.event("labs", EGFR, days_ago(20), 41.5)
-    p.event("labs", EGFR, AS_OF + dt.timedelta(days=1), 12)
-    p.event("labs", BMI, days_ago(3000), 24)
-    p.event("labs", LOINC_BMI, days_ago(100), 31.2)
+@case(None, sex="male", age=50)
+def ltc_resolved(p, pid):
+    """Registers ended by a resolved code, a resolved Condition row, or recorded after as_of."""
+    p.diagnosis(pid, HYPERTENSION, OLD)
+    p.event(pid, HYPERTENSION_RESOLVED, OLD + dt.timedelta(days=100))
+    p.diagnosis(pid, AF, OLD)
+    p.event(pid, AF_RESOLVED, OLD + dt.timedelta(days=100))
+    p.diagnosis(pid, CHD, OLD)
+    p.diagnosis(pid, CHD, OLD + dt.timedelta(days=100), status="resolved")
+    p.diagnosis(pid, ASTHMA, AS_OF + dt.timedelta(days=1))
+    p.diagnosis(pid, DIABETES, OLD, status="refuted")
+    p.diagnosis(pid, HEART_FAILURE, AS_OF)                       # on as_of itself: counts
 
-    # admissions: the first day of the window counts, the day before does not; an admission both
-    # coded and an emergency encounter on one day counts once
-    p.patient("admitted")
-    p.encounter("admitted", YEAR_AGO, klass="emergency")
-    p.encounter("admitted", YEAR_AGO - dt.timedelta(days=1), klass="emergency")
-    p.encounter("admitted", days_ago(40), klass="emergency")
-    p.event("admitted", EMERGENCY_CODE, days_ago(40))
-    p.encounter("admitted", days_ago(10), klass="ambulatory")
-    p.event("admitted", FALL, YEAR_AGO)
-    p.event("admitted", FALL, YEAR_AGO - dt.timedelta(days=1))
-    p.event("admitted", FALL, days_ago(7))
-    p.event("admitted", (SNOMED, "161898004"), days_ago(7))              # same fall, second code
-    p.event("admitted", FALL, days_ago(3), status="entered-in-error")
+
+@case(None)
+def meds(p, pid):
+    """Exactly 90 days ago counts, 91 does not; an entered-in-error issue never counts; a medicine
+    issued twice is one medicine."""
+    p.medication(pid, WARFARIN, days_ago(90))
+    p.medication(pid, PROPRANOLOL, days_ago(91))
+    p.medication(pid, ZOPICLONE, days_ago(5), status="entered-in-error")
+    p.medication(pid, DIAZEPAM, days_ago(60))
+    p.medication(pid, DIAZEPAM, days_ago(30))
+    p.medication(pid, WARFARIN, AS_OF + dt.timedelta(days=1))
+
+
+@case(None)
+def labs(p, pid):
+    """The latest on or before as_of."""
+    p.event(pid, EGFR, days_ago(400), 72)
+    p.event(pid, EGFR, days_ago(20), 41.5)
+    p.event(pid, EGFR, AS_OF + dt.timedelta(days=1), 12)
+    p.event(pid, BMI, days_ago(3000), 24)
+    p.event(pid, LOINC_BMI, days_ago(100), 31.2)
+
+
+@case(None)
+def admitted(p, pid):
+    """The first day of the window counts, the day before does not; an admission both coded and an
+    emergency encounter on one day counts once."""
+    p.encounter(pid, YEAR_AGO, klass="emergency")
+    p.encounter(pid, YEAR_AGO - dt.timedelta(days=1), klass="emergency")
+    p.encounter(pid, days_ago(40), klass="emergency")
+    p.event(pid, EMERGENCY_CODE, days_ago(40))
+    p.encounter(pid, days_ago(10), klass="ambulatory")
+    p.event(pid, FALL, YEAR_AGO)
+    p.event(pid, FALL, YEAR_AGO - dt.timedelta(days=1))
+    p.event(pid, FALL, days_ago(7))
+    p.event(pid, (SNOMED, "161898004"), days_ago(7))              # same fall, second code
+    p.event(pid, FALL, days_ago(3), status="entered-in-error")
     # 24 months: its first day counts, the day before does not
-    p.encounter("admitted", months_ago(24), klass="emergency")
-    p.encounter("admitted", months_ago(24, days=1), klass="emergency")
+    p.encounter(pid, months_ago(24), klass="emergency")
+    p.encounter(pid, months_ago(24, days=1), klass="emergency")
 
-    # frailty codes: the most severe ever recorded on or before as_of
-    p.patient("frail_moderate_then_severe")
-    p.event("frail_moderate_then_severe", MODERATE_FRAILTY, OLD)
-    p.event("frail_moderate_then_severe", SEVERE_FRAILTY, days_ago(30))
-    p.patient("frail_severe_then_moderate")
-    p.event("frail_severe_then_moderate", SEVERE_FRAILTY, OLD)
-    p.event("frail_severe_then_moderate", MODERATE_FRAILTY, days_ago(30))
-    p.patient("frail_moderate")
-    p.event("frail_moderate", MODERATE_FRAILTY, AS_OF)
-    p.patient("frail_severe_after_as_of")
-    p.event("frail_severe_after_as_of", SEVERE_FRAILTY, AS_OF + dt.timedelta(days=1))
-    p.patient("frail_severe_in_error")
-    p.event("frail_severe_in_error", SEVERE_FRAILTY, days_ago(30), status="entered-in-error")
 
-    p.patient("care_home_address", address_care_home=True)
-    p.patient("care_home_coded")
-    p.event("care_home_coded", NURSING_HOME, days_ago(200))
+# frailty codes: the most severe ever recorded on or before as_of
+@case(None)
+def frail_moderate_then_severe(p, pid):
+    p.event(pid, MODERATE_FRAILTY, OLD)
+    p.event(pid, SEVERE_FRAILTY, days_ago(30))
 
-    # scores: LDL 7.0 mmol/L → DLCN 5; male 50 with no history → CHA2DS2-VASc 0
-    p.patient("ldl", sex="male", age=50)
-    p.event("ldl", LDL, days_ago(100), 7.0)
-    return p
+
+@case(None)
+def frail_severe_then_moderate(p, pid):
+    p.event(pid, SEVERE_FRAILTY, OLD)
+    p.event(pid, MODERATE_FRAILTY, days_ago(30))
+
+
+@case(None)
+def frail_moderate(p, pid): p.event(pid, MODERATE_FRAILTY, AS_OF)
+@case(None)
+def frail_severe_after_as_of(p, pid): p.event(pid, SEVERE_FRAILTY, AS_OF + dt.timedelta(days=1))
+@case(None)
+def frail_severe_in_error(p, pid): p.event(pid, SEVERE_FRAILTY, days_ago(30), status="entered-in-error")
+
+
+SPEC.add("care_home_address", None, None, address_care_home=True)
+
+
+@case(None)
+def care_home_coded(p, pid): p.event(pid, NURSING_HOME, days_ago(200))
+
+
+@case(None, sex="male", age=50)
+def ldl(p, pid):
+    """LDL 7.0 mmol/L → DLCN 5; male 50 with no history → CHA2DS2-VASc 0."""
+    p.event(pid, LDL, days_ago(100), 7.0)
 
 
 @pytest.fixture(scope="module")
-def result(spark):
-    record = build().record(spark)
-    facts = build_facts(record, AS_OF)
+def result(spec_record):
+    facts = SPEC.facts(spec_record)
     df = risk_features(facts, AS_OF)
-    return facts, df, {r["patient_id"]: r.asDict() for r in df.collect()}
+    return facts, df, {r["patient_id"].removeprefix(SPEC.prefix): r.asDict() for r in df.collect()}
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from builders import AS_OF, EGFR, PALLIATIVE, Population, months_ago
+from builders import AS_OF, EGFR, PALLIATIVE, months_ago
 from engine.codes import RXNORM, SNOMED
 from engine.cohorts.smr import COHORT
 from engine.codelists import load_codelist
 from engine.config import ConfigError
 from engine.features.facts import EFI_DEFICITS
-from spec import clinical_values, evaluate
+from spec import Spec, clinical_values
 
 SMR = (SNOMED, "1239511000000100")
 NURSING = (SNOMED, "160734000")
@@ -31,14 +31,9 @@ RECENT = months_ago(1)
 ONE = "1 subgroup"
 OLD = dict(age=70)
 
-CASES: dict = {}
-
-
-def case(expected, **attrs):
-    def register(build):
-        CASES[build.__name__] = (expected, build, attrs)
-        return build
-    return register
+# patient id → expected band (None = must not be listed), with the record that earns it.
+SPEC = Spec("smr", COHORT, age=50)
+case = SPEC.case
 
 
 def medicines(p, pid, n, day=RECENT):
@@ -529,18 +524,9 @@ def aged_17(p, pid): medicines(p, pid, 10)
 def eighteenth_birthday_on_as_of(p, pid): medicines(p, pid, 10)
 
 
-def build(cases=CASES):
-    pop = Population()
-    for pid, (_, builder, attrs) in cases.items():
-        pop.patient(pid, **{"age": 50, **attrs})
-        builder(pop, pid)
-    return pop
-
-
 @pytest.fixture(scope="module")
-def evaluated(spark):
-    rows = evaluate(COHORT, build().record(spark), AS_OF).collect()
-    return {r["patient_id"]: r.asDict() for r in rows}
+def evaluated(spec_record):
+    return SPEC.evaluated(spec_record)
 
 
 @pytest.fixture(scope="module")
@@ -548,9 +534,9 @@ def listed(evaluated):
     return {pid: row for pid, row in evaluated.items() if row["member"]}
 
 
-@pytest.mark.parametrize("pid", list(CASES))
+@pytest.mark.parametrize("pid", list(SPEC.cases))
 def test_rule(listed, pid):
-    expected = CASES[pid][0]
+    expected = SPEC.cases[pid].expected
     got = listed.get(pid, {}).get("band")
     assert got == expected, f"{pid}: expected {expected!r}, got {got!r}"
 
@@ -594,21 +580,20 @@ def test_rank_inputs(listed):
     assert listed["care_home_address_flag"]["current_medicines"] == 0
 
 
-def test_worklist_ranks_by_subgroups_then_medicines_then_age(spark):
+# (patient id, the case it copies, its age): the record holds them in this order on purpose.
+ORDER = Spec("smr.order", COHORT)
+for _pid, _like, _age in (
+        ("poly_10_twin", "poly_10", 40),          # ties with poly_10 on band, medicines and age
+        ("poly_10", "poly_10", 40), ("smr_12_months_and_a_day_ago", "smr_12_months_and_a_day_ago", 60),
+        ("gi_p3a_aged_70", "gi_p3a_aged_70", 70), ("two_subgroups", "two_subgroups", 50),
+        ("five_subgroups", "five_subgroups", 88), ("three_subgroups", "three_subgroups", 50),
+        ("care_home_address_flag", "care_home_address_flag", 50), ("four_subgroups", "four_subgroups", 70)):
+    ORDER.add(_pid, SPEC.cases[_like].expected, SPEC.cases[_like].build, **{**SPEC.cases[_like].patient, "age": _age})
+
+
+def test_worklist_ranks_by_subgroups_then_medicines_then_age(spec_record):
     """Band (most subgroups first), then most current medicines, then oldest, then patient_id."""
-    from engine.worklists.build import evaluate as worklist
-    # (patient id, the case it copies, its age): the record holds them in this order on purpose.
-    chosen = (("poly_10_twin", "poly_10", 40),          # ties with poly_10 on band, medicines and age
-              ("poly_10", "poly_10", 40), ("smr_12_months_and_a_day_ago", "smr_12_months_and_a_day_ago", 60),
-              ("gi_p3a_aged_70", "gi_p3a_aged_70", 70), ("two_subgroups", "two_subgroups", 50),
-              ("five_subgroups", "five_subgroups", 88), ("three_subgroups", "three_subgroups", 50),
-              ("care_home_address_flag", "care_home_address_flag", 50), ("four_subgroups", "four_subgroups", 70))
-    pop = Population()
-    for pid, like, age in chosen:
-        expected, builder, own = CASES[like]
-        pop.patient(pid, **{**own, "age": age})
-        builder(pop, pid)
-    ranked = worklist(COHORT, pop.record(spark), AS_OF).worklist
+    ranked = ORDER.worklist(spec_record).worklist
     assert list(ranked["patient_id"]) == ["five_subgroups", "four_subgroups", "three_subgroups", "two_subgroups",
                                           "smr_12_months_and_a_day_ago", "poly_10", "poly_10_twin",
                                           "gi_p3a_aged_70", "care_home_address_flag"]
@@ -659,12 +644,11 @@ def test_evidence_is_json(listed):
     assert (ev["egfr"], ev["egfr_date"]) == (44.0, months_ago(4).isoformat())
 
 
-def test_parameters_change_the_answer(spark):
-    chosen = {k: CASES[k] for k in ("poly_9", "nsaid_3_months_and_a_day_ago", "one_addictive_issue", "frail_only")}
-    rows = evaluate(COHORT, build(chosen).record(spark), AS_OF,
-                    overrides={"polypharmacy_min": 9, "hazard_window_months": 4,
-                                      "addictive_min_issues": 1}).where("member")
-    got = {r["patient_id"]: r["band"] for r in rows.collect()}
+def test_parameters_change_the_answer(spec_record):
+    chosen = ("poly_9", "nsaid_3_months_and_a_day_ago", "one_addictive_issue", "frail_only")
+    rows = SPEC.listed(spec_record, overrides={"polypharmacy_min": 9, "hazard_window_months": 4,
+                                               "addictive_min_issues": 1})
+    got = {pid: r["band"] for pid, r in rows.items() if pid in chosen}
     assert got == {"poly_9": ONE, "nsaid_3_months_and_a_day_ago": ONE, "one_addictive_issue": ONE}
 
 
@@ -677,12 +661,12 @@ def test_reason_and_evidence_quote_the_efi(listed):
     assert "eFI" not in listed["frail_housebound"]["reason"]          # one deficit: frail by the code only
 
 
-def test_efi_threshold_parameter_changes_the_answer(spark):
-    chosen = {k: CASES[k] for k in ("efi_12_housebound", "efi_13_housebound")}
-    low = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.3}).where("member")
-    assert {r["patient_id"] for r in low.collect()} == {"efi_12_housebound", "efi_13_housebound"}
-    high = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 0.4}).where("member")
-    assert high.count() == 0
+def test_efi_threshold_parameter_changes_the_answer(spec_record):
+    chosen = {"efi_12_housebound", "efi_13_housebound"}
+    low = SPEC.listed(spec_record, overrides={"efi_severe_above": 0.3})
+    assert set(low) & chosen == {"efi_12_housebound", "efi_13_housebound"}
+    high = SPEC.listed(spec_record, overrides={"efi_severe_above": 0.4})
+    assert set(high) & chosen == set()
 
 
 def test_unknown_or_mistyped_parameter_is_a_clear_error():
@@ -729,13 +713,13 @@ def test_band_is_the_number_of_subgroups(listed, pid, n):
                                                            "frail_and_vulnerable", "addictive")) == n
 
 
-def test_efi_exactly_at_the_threshold_is_not_severe(spark):
+def test_efi_exactly_at_the_threshold_is_not_severe(spec_record):
     """eFI > efi_severe_above: a patient whose eFI equals the threshold is not severely frail."""
-    chosen = {k: CASES[k] for k in ("efi_12_housebound", "efi_13_housebound")}
-    at = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 12 / 36})
-    assert {r["patient_id"] for r in at.where("member").collect()} == {"efi_13_housebound"}
-    below = evaluate(COHORT, build(chosen).record(spark), AS_OF, overrides={"efi_severe_above": 11 / 36})
-    assert {r["patient_id"] for r in below.where("member").collect()} == {"efi_12_housebound", "efi_13_housebound"}
+    chosen = {"efi_12_housebound", "efi_13_housebound"}
+    at = SPEC.listed(spec_record, overrides={"efi_severe_above": 12 / 36})
+    assert set(at) & chosen == {"efi_13_housebound"}
+    below = SPEC.listed(spec_record, overrides={"efi_severe_above": 11 / 36})
+    assert set(below) & chosen == {"efi_12_housebound", "efi_13_housebound"}
 
 
 # --- worklists must not change: reason and evidence as the record-based cohort wrote them ----------

@@ -12,7 +12,7 @@ Windows that a rule chooses (the last 12 months, the last 90 days) are applied b
 the arrays, not here, so one facts table serves any parameter value (``casefind sweep``).
 
 ``FACTS`` documents every column: its type, its meaning and the CLINICAL_RULES section it serves;
-``docs/facts.md`` is generated from it (``python -m engine.features.docs``).
+``docs/facts.md`` is generated from it (``python -m engine.docs``).
 """
 from __future__ import annotations
 

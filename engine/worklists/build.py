@@ -31,7 +31,7 @@ TRAILING = ("ethnicity_group", "imd_decile")
 # Folder names the engine writes itself beside the PCN folders; a PCN id never takes one of them.
 RESERVED_FOLDERS = frozenset({"canonical", "quarantine", "model", "manifest.json", UNASSIGNED.lower()})
 # ODS codes (PCNs are 'U' + 5 digits, practices a letter + 5 digits): upper-case letters and digits.
-_ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
+_ODS_CODE = re.compile(r"[A-Z0-9]{3,10}")
 
 
 def pcn_folder(pcn_id: str | None) -> str:
@@ -40,7 +40,8 @@ def pcn_folder(pcn_id: str | None) -> str:
     ('canonical') or two ids the same folder ('U 00001' and 'U/00001')."""
     if pcn_id is None or pcn_id == UNASSIGNED:
         return UNASSIGNED
-    if _ODS_CODE.match(pcn_id) and pcn_id.lower() not in RESERVED_FOLDERS:
+    # fullmatch: "$" would also match before a trailing newline ("U00001\n" kept as a folder name)
+    if _ODS_CODE.fullmatch(pcn_id) and pcn_id.lower() not in RESERVED_FOLDERS:
         return pcn_id
     return "_" + hashlib.sha256(pcn_id.encode("utf-8")).hexdigest()[:12]
 

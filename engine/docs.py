@@ -1,29 +1,32 @@
-"""Generates docs/facts.md (the patient facts, column by column) and docs/rules/<cohort>.md (each
-cohort's rule from its declaration, with its spec-test cases as worked examples).
+"""The generated reference pages: docs/facts.md (the patient facts, column by column) and
+docs/rules/<cohort>.md (each cohort's rule from its declaration, with its spec tests' cases as
+worked examples).
 
-    python tests/render_docs.py          # rewrite the pages
+    python -m engine.docs            # rewrite the pages (from the repository root)
     (tests/test_docs.py fails when a page is out of date)
 
 The worked examples are the spec tests' own cases: each case's patient is built with the same
-``builders.Population`` the test uses, and its rows are printed beside the band the test expects.
+``tests/builders.Population`` the test uses, and its rows are printed beside the answer the test
+expects. They are read from the repository's ``tests/`` folder, so this is a developer's command:
+an installed package without its tests has no examples to show.
 """
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import sys
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
+REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+TESTS = REPO / "tests"
+COMMAND = "python -m engine.docs"
 
 
 def facts_page() -> str:
     from engine.features.facts import FACTS
     lines = ["# Patient facts", "",
-             "Generated from `engine/features/facts.py` (`FACTS`) by `python tests/render_docs.py`; do not edit.", "",
+             f"Generated from `engine/features/facts.py` (`FACTS`) by `{COMMAND}`; do not edit.", "",
              "One row per patient as of the run date, built once per run and read by every cohort, the risk "
              "features, the gap profile and the inequalities worklist. Windows a rule chooses are applied by the "
              "rule over the row arrays, so one facts table serves every parameter value.", "",
@@ -33,23 +36,14 @@ def facts_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _case_parts(value) -> tuple[object, dict, object]:
-    """(expected, patient attributes, builder) from a spec module's CASES entry, whatever its shape."""
-    items = value if isinstance(value, tuple) else (value,)
-    expected = items[0]
-    attrs = next((v for v in items[1:] if isinstance(v, dict)), {})
-    build = next((v for v in items[1:] if callable(v)), None)
-    return expected, attrs, build
+def _age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def _rows(attrs: dict, build, pid: str) -> list[str]:
-    from builders import Population
-    pop = Population()
-    pop.patient(pid, **attrs)
-    if build is not None:
-        build(pop, pid)
+def _rows(pop, as_of: dt.date) -> list[str]:
+    """One line for the patient, then one per row the case's builder wrote."""
     p = pop.rows["patients"][0]
-    out = [f"patient: age {2026 - p['birth_date'].year} on 2026-03-31, {p['sex']}"
+    out = [f"patient: age {_age_on(p['birth_date'], as_of)} on {as_of.isoformat()}, {p['sex']}"
            + (", address flagged as a care home" if p.get("address_care_home") else "")
            + (f", died {p['death_date']}" if p.get("death_date") else "")]
     for table, fields in (("events", ("date", "code", "value", "status")), ("medications", ("date", "code", "status")),
@@ -66,6 +60,39 @@ def _rows(attrs: dict, build, pid: str) -> list[str]:
     return out
 
 
+def _spec_of(name: str):
+    """The cohort's main spec (keyed by its name) from tests/test_<name>_spec.py, or None."""
+    if not (TESTS / f"test_{name}_spec.py").is_file():
+        return None
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    importlib.import_module(f"test_{name}_spec")
+    return importlib.import_module("spec").SPECS.get(name)
+
+
+def _verdict(expected) -> str:
+    if expected in (None, False):
+        return "not listed"
+    return "listed" if expected is True else f"listed: {expected}"
+
+
+def worked_examples(name: str) -> list[str]:
+    spec = _spec_of(name)
+    if spec is None or not spec.cases:
+        return []
+    from builders import AS_OF, Population   # tests/builders.py, on sys.path since _spec_of
+    lines = ["", "## Worked examples (the spec tests)", "",
+             f"Each case is one patient built for the test; run date {AS_OF.isoformat()}.", ""]
+    for pid, case in spec.cases.items():
+        pop = Population()
+        pop.patient(pid, **spec.attrs(pid))
+        if case.build is not None:
+            case.build(pop, pid)
+        lines.append(f"- **{pid.replace('_', ' ')}** → {_verdict(case.expected)}")
+        lines += [f"  - {row}" for row in _rows(pop, AS_OF)]
+    return lines
+
+
 def rule_page(name: str) -> str:
     from engine.cohorts import COHORTS
     from engine.config import load_facts_params
@@ -74,7 +101,7 @@ def rule_page(name: str) -> str:
     shown = cohort.shown({**load_facts_params(), **params})
     lines = [f"# {cohort.title} (`{name}`)", "",
              f"Generated from `engine/cohorts/{name}.py`, `conf/cohorts/{name}.yaml` and "
-             f"`tests/test_{name}_spec.py` by `python tests/render_docs.py`; do not edit.", "",
+             f"`tests/test_{name}_spec.py` by `{COMMAND}`; do not edit.", "",
              f"CLINICAL_RULES {cohort.section}. {cohort.explanation.format(**shown)}", "",
              "## Criteria, in order", ""]
     lines += [f"{i}. `{c.name}`: {label}" for i, (c, label) in enumerate(zip(cohort.criteria, cohort.rule_labels(shown)), 1)]
@@ -87,20 +114,7 @@ def rule_page(name: str) -> str:
         spec = cohort.parameters[key]
         bounds = "" if spec.low is None and spec.high is None else f" {spec.low:g}–{spec.high:g}"
         lines.append(f"| `{key}` | {shown[key]} | {spec.kind}{bounds} |")
-    try:
-        module = importlib.import_module(f"test_{name}_spec")
-    except ImportError:
-        module = None
-    cases = getattr(module, "CASES", {}) if module else {}
-    if cases:
-        lines += ["", "## Worked examples (the spec tests)", "",
-                  "Each case is one patient built for the test; run date 2026-03-31.", ""]
-        for pid, value in cases.items():
-            expected, attrs, build = _case_parts(value)
-            attrs = {**getattr(module, "PATIENT_ATTRS", {}).get(pid, {}), **attrs}
-            verdict = "not listed" if expected in (None, False) else ("listed" if expected is True else f"listed: {expected}")
-            lines.append(f"- **{pid.replace('_', ' ')}** → {verdict}")
-            lines += [f"  - {row}" for row in _rows(attrs, build, pid)]
+    lines += worked_examples(name)
     return "\n".join(lines) + "\n"
 
 
@@ -112,12 +126,29 @@ def pages() -> dict[Path, str]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog=COMMAND, description="Rewrite docs/facts.md and docs/rules/<cohort>.md "
+                                     "from the code, the cohort YAML and the spec tests' cases.")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each page that is out of date")
+    args = parser.parse_args(argv)
+    if not TESTS.is_dir():
+        print(f"casefind docs: the worked examples come from the spec tests, and {TESTS} is not there "
+              "(run this from a clone of the repository)", file=sys.stderr)
+        return 2
+    stale = []
     for path, text in pages().items():
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path.relative_to(REPO)))
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(REPO)}")
+    for path in stale:
+        print(f"{path} is out of date: run {COMMAND}", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
