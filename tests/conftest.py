@@ -25,11 +25,58 @@ def spark():
 
 
 @pytest.fixture(scope="session")
+def spec_record(spark):
+    """Every spec the collected test modules declare (tests/spec.py), in one record whose patient
+    facts are built once and cached for the session."""
+    from spec import spec_population
+    return spec_population().record(spark)
+
+
+@pytest.fixture(scope="session")
+def reference(spark, tmp_path_factory):
+    """The suite's one full run (tests/reference.py): FHIR NDJSON, every cohort, model trained."""
+    from reference import pipeline_run
+    return pipeline_run(spark, tmp_path_factory.mktemp("reference"), "fhir-ndjson")
+
+
+@pytest.fixture(scope="session")
+def gp_extract_run(spark, reference, tmp_path_factory):
+    """The reference population as a GP extract, run with the reference's model given."""
+    from reference import pipeline_run
+    return pipeline_run(spark, tmp_path_factory.mktemp("reference-gp"), "gp-extract", model=reference.out / "model")
+
+
+@pytest.fixture(scope="session")
+def bundles_record(spark, tmp_path_factory):
+    """The reference population as FHIR Bundles, ingested only."""
+    from reference import ingested
+    return ingested(spark, tmp_path_factory.mktemp("reference-bundles"), "fhir-bundles")
+
+
+@pytest.fixture(scope="session")
 def fhir_samples() -> Path:
     if not FHIR_SAMPLES.is_dir():
         pytest.skip(f"shared FHIR samples not found at {FHIR_SAMPLES} (they sit beside the project "
                     "in ../shared/fhir_samples on developer machines and CI)")
     return FHIR_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sample_ingests(spark, fhir_samples, tmp_path_factory):
+    """Each public FHIR sample folder ingested at most once per session (tests/samples.py)."""
+    from samples import SampleIngests
+    return SampleIngests(spark, fhir_samples, tmp_path_factory.mktemp("samples"))
+
+
+# Fixtures that make whole pipeline runs: a test using one is end to end, outside the quick tier
+# (pytest -m "not e2e") whether or not its module says so.
+WHOLE_RUNS = {"reference", "gp_extract_run", "bundles_record"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if WHOLE_RUNS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -3,14 +3,13 @@
 The generator's truth (truth.csv) takes its code lists from its own vocabulary (synthetic_data/codes,
 drawn from the published lists), never from the engine's conf/codelists. So a code missing from a
 conf list must make the end-to-end comparison fail: here one code the generator writes is removed
-from a copy of conf/, the engine runs on a small generated population with CASEFIND_CONF pointing at
-the copy, and its hypertension worklist must no longer equal the truth (while the unmutated conf
-gives exactly the truth on the same data).
+from a copy of conf/, the engine evaluates the suite's reference record (tests/reference.py) again with
+CASEFIND_CONF pointing at the copy, and its hypertension worklist must no longer equal the truth (while
+the reference run, with the shipped conf, gives exactly the truth on the same data).
 """
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import re
 import shutil
@@ -20,15 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from synthetic_data import generate
+from reference import AS_OF, N_PATIENTS, N_PCNS, SEED
 from synthetic_data.cohorts import TRUTHS
 from synthetic_data.cohorts.common import Rows
 from synthetic_data.population import Population
 from synthetic_data.vocab import FIXED_CODINGS, Vocab
 
 REPO = Path(__file__).resolve().parents[1]
-AS_OF = dt.date(2026, 3, 31)
-N_PATIENTS, SEED = 300, 20260401
 COHORT = "hypertension"
 LIST = "hypertension"
 
@@ -62,7 +59,7 @@ def _truth_without(code: str, cohort: str = COHORT) -> dict[str, str]:
     """The answer key recomputed over the same population with ``code`` left out of the list (the
     records are generated with the full vocabulary, as generate() writes them)."""
     full = Vocab()
-    pop = Population(SEED, N_PATIENTS, 1, AS_OF, full)
+    pop = Population(SEED, N_PATIENTS, N_PCNS, AS_OF, full)
     reduced = _Without(LIST, code)
     out = {}
     for chunk in pop.chunks():
@@ -74,10 +71,8 @@ def _truth_without(code: str, cohort: str = COHORT) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("key") / "input"
-    generate(path, N_PATIENTS, seed=SEED, fmt="fhir-ndjson", as_of=AS_OF, n_pcns=1)
-    return path
+def population(reference) -> Path:
+    return reference.data
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +91,13 @@ def mutation(population) -> tuple[str, dict]:
     pytest.fail(f"no {LIST} code changes the {COHORT} truth in this population: use a larger one")
 
 
-def test_a_code_missing_from_conf_makes_the_comparison_fail(spark, population, mutation, tmp_path, monkeypatch):
+def test_a_code_missing_from_conf_makes_the_comparison_fail(spark, reference, population, mutation, tmp_path,
+                                                           monkeypatch):
     code, truth_without = mutation
     truth = _truth_of(population)
 
-    # the shipped conf: the worklist is exactly the truth
-    first = run(spark, population, AS_OF, tmp_path / "conf-as-shipped", fmt="fhir-ndjson", cohorts=[COHORT])
-    assert _listed(tmp_path / "conf-as-shipped", first) == truth
+    # the shipped conf (the reference run): the worklist is exactly the truth
+    assert _listed(reference.out, reference.manifest) == truth
 
     # the same record, one code removed from a copy of conf/codelists/hypertension.csv
     conf = tmp_path / "conf"
@@ -113,8 +108,7 @@ def test_a_code_missing_from_conf_makes_the_comparison_fail(spark, population, m
     assert len(kept) == len(lines) - 1, f"{code} is not a row of conf/codelists/{LIST}.csv"
     listfile.write_text("".join(kept), encoding="utf-8")
     monkeypatch.setenv("CASEFIND_CONF", str(conf))
-    mutated = run(spark, None, AS_OF, tmp_path / "conf-mutated", record=tmp_path / "conf-as-shipped",
-                  cohorts=[COHORT])
+    mutated = run(spark, None, AS_OF, tmp_path / "conf-mutated", record=reference.out, cohorts=[COHORT])
     got = _listed(tmp_path / "conf-mutated", mutated)
 
     differs = sorted(p for p in set(truth) | set(got) if truth.get(p) != got.get(p))

@@ -4,9 +4,9 @@ cluster" describes: the engine shipped with --py-files, the properties in conf/s
 Every Spark application here runs in its own process tree (a JVM hosts one SparkContext and the
 suite's session is local[2]). Under spark-submit the executors run a Python that has pandas, pyarrow
 and scikit-learn but not casefind, like a cluster node: any engine code they run came in the
---py-files zip. Nearly all the time is the executor-loss test's three runs, ~150-180 s of CPU each
-(mostly the driver planning hundreds of small stages: 150 patients cost as much as 400), so the
-module needs several minutes even on an idle 2-core machine.
+--py-files zip. The executor-loss test is one application: the suite's reference run again (tests/
+reference.py), with one executor killed once, compared byte for byte with the reference; it is also
+the suite's check that the same input gives the same bytes in another process.
 """
 from __future__ import annotations
 
@@ -24,32 +24,22 @@ from pathlib import Path
 
 import pytest
 
+from reference import AS_OF as REFERENCE_AS_OF
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)
 SPARK_SUBMIT = PYTHON.parent / "spark-submit"
 PROFILE = REPO / "conf" / "spark" / "local-cluster.conf"
 MASTER = "local-cluster[2,1,1024]"
-AS_OF = "2026-03-31"
-# The two cohorts the brief's runs need: hypertension (BP windows, registers) and smr (medicines,
-# care homes, frailty) touch every canonical table; anticipatory_care would add model training.
-COHORTS = "hypertension,smr"
-PATIENTS = 400
+AS_OF = REFERENCE_AS_OF.isoformat()
 
 # engine log lines the executor killer waits for (engine/pipeline.py)
 INGEST_STARTED = re.compile(r"ingest: reading ")
 INGEST_DONE = re.compile(r"ingest: \d+ patients")
-FIRST_COHORT_DONE = re.compile(r"cohort \S* ?hypertension: \d+ listed")
+FIRST_COHORT_DONE = re.compile(r"cohort 1/\d+ \S+: \d+ listed")
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def population(tmp_path_factory) -> Path:
-    from synthetic_data import generate
-    out = tmp_path_factory.mktemp("cluster") / "input"
-    generate(out, n_patients=PATIENTS, seed=7, fmt="fhir-ndjson", n_pcns=2)
-    return out
-
 
 @pytest.fixture(scope="module")
 def engine_zip(tmp_path_factory) -> Path:
@@ -214,57 +204,60 @@ def submit(args: list[str], *, py_files: Path, executor_python: Path, log: Path,
     return Submitted(proc.returncode, "".join(out), round(time.monotonic() - t0, 1), seen)
 
 
-def _csvs(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.csv"))}
+def _outputs(folder: Path) -> dict[str, bytes]:
+    """Every worklist CSV and summary page (not the canonical record, quarantine or model files)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.suffix in (".csv", ".html") and p.relative_to(folder).parts[0] not in ("canonical", "quarantine", "model")}
 
 
-def _counts(folder: Path) -> dict:
-    cohorts = json.loads((folder / "manifest.json").read_text())["cohorts"]
-    return {name: {k: c[k] for k in ("listed", "by_band", "by_pcn")} for name, c in cohorts.items()}
+def _manifest(folder: Path) -> dict:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.pop("timings_s")
+    return manifest
+
+
+def _people(data: Path) -> list[tuple[str, str]]:
+    """(NHS number, family name) of every patient in the input, read from the input itself."""
+    out = []
+    for line in (data / "Patient.ndjson").read_text().splitlines():
+        p = json.loads(line)
+        out.append((p["identifier"][0]["value"], p["name"][0]["family"]))
+    return out
 
 
 # --- tests -------------------------------------------------------------------------------------
 
-def test_lost_executors_do_not_change_the_worklists(population, engine_zip, executor_python, tmp_path):
-    """jobs/pipeline.py undisturbed, then jobs/ingest.py and jobs/worklists.py --record with one
-    executor SIGKILLed in each (mid-ingest, and mid-cohorts): both exit 0 and every CSV is the same
-    byte for byte. Folds in the check that the two stage jobs equal the one-job pipeline."""
-    common = dict(py_files=engine_zip, executor_python=executor_python)
-    whole = submit(["jobs/pipeline.py", "--input", str(population), "--as-of", AS_OF, "--out", str(tmp_path / "whole"),
-                    "--cohorts", COHORTS], log=tmp_path / "pipeline.log",
-                   marks={"ingest started": INGEST_STARTED, "ingest done": INGEST_DONE}, **common)
-    assert whole.returncode == 0, whole.tail()
-    ingest_s = whole.marks["ingest done"] - whole.marks["ingest started"]
+@pytest.mark.e2e
+def test_a_lost_executor_changes_no_byte_of_the_reference_run(reference, engine_zip, executor_python, tmp_path):
+    """jobs/pipeline.py on the reference input (every cohort, the model trained again) with one executor
+    SIGKILLed once, after the first cohort, while the patient facts and risk scores are cached on the
+    executors: the lost share must be recomputed from lineage. It exits 0 and every worklist, summary
+    page, the model card and the manifest (less timings) equal the in-process reference run's byte for
+    byte: another process, another parallelism (two one-core executors), the same bytes."""
+    killer = Killer(FIRST_COHORT_DONE)
+    out = tmp_path / "out"
+    res = submit(["jobs/pipeline.py", "--input", str(reference.data), "--as-of", AS_OF, "--out", str(out)],
+                 py_files=engine_zip, executor_python=executor_python, log=tmp_path / "pipeline.log", killer=killer,
+                 marks={"ingest started": INGEST_STARTED, "ingest done": INGEST_DONE})
+    assert killer.kill is not None, f"{killer.error}\n{res.tail()}"
+    assert res.returncode == 0, f"the run failed after killing {killer.kill}:\n{res.tail()}"
+    assert "Lost executor" in res.output, res.tail()
 
-    # Mid-ingest, when the stages already computed live on the executors and the canonical tables
-    # are not yet written: a lost executor's share must be recomputed, not found missing.
-    mid_ingest = Killer(INGEST_STARTED, delay_s=0.4 * ingest_s, end=INGEST_DONE)
-    record = tmp_path / "record"
-    ingest = submit(["jobs/ingest.py", "--input", str(population), "--out", str(record)],
-                    log=tmp_path / "ingest.log", killer=mid_ingest, **common)
-    assert mid_ingest.kill is not None, f"{mid_ingest.error}\n{ingest.tail()}"
-    assert ingest.returncode == 0, f"ingest failed after killing {mid_ingest.kill}:\n{ingest.tail()}"
-    assert mid_ingest.kill.before_end_marker, f"the kill came after ingest had finished: {mid_ingest.kill}"
-    assert "Lost executor" in ingest.output, ingest.tail()
-
-    # After the first cohort, while the second (smr) is being evaluated from the record.
-    mid_cohorts = Killer(FIRST_COHORT_DONE)
-    staged = tmp_path / "staged"
-    worklists = submit(["jobs/worklists.py", "--record", str(record), "--as-of", AS_OF, "--out", str(staged),
-                        "--cohorts", COHORTS], log=tmp_path / "worklists.log", killer=mid_cohorts, **common)
-    assert mid_cohorts.kill is not None, f"{mid_cohorts.error}\n{worklists.tail()}"
-    assert worklists.returncode == 0, f"worklists failed after killing {mid_cohorts.kill}:\n{worklists.tail()}"
-    assert "Lost executor" in worklists.output, worklists.tail()
-
-    assert mid_ingest.kill.app_id != mid_cohorts.kill.app_id
-    expected, got = _csvs(tmp_path / "whole"), _csvs(staged)
+    expected, got = _outputs(reference.out), _outputs(out)
     assert len([p for p in expected if p.endswith("/hypertension.csv")]) == 3   # two PCNs and UNASSIGNED
     assert sorted(got) == sorted(expected)
     assert [p for p in expected if got[p] != expected[p]] == []
-    assert _counts(staged) == _counts(tmp_path / "whole")
-    assert sum(c["listed"] for c in _counts(staged).values()) > 0
-    print(f"\npipeline {whole.seconds} s (ingest {ingest_s:.1f} s); ingest job {ingest.seconds} s, killed "
-          f"{mid_ingest.kill}; worklists job {worklists.seconds} s, killed {mid_cohorts.kill}")
+    assert (out / "model" / "model_card.json").read_bytes() == (reference.out / "model" / "model_card.json").read_bytes()
+    assert _manifest(out) == _manifest(reference.out)
+    assert sum(c["listed"] for c in reference.manifest["cohorts"].values()) > 0
+    # progress for the on-call engineer: each stage with its counts, and no one's identity
+    n = reference.manifest["ingest"]["canonical_rows"]["patients"]
+    assert f"ingest: {n} patients" in res.output
+    assert re.search(r"cohort \d+/9 hypertension: \d+ listed", res.output), res.tail()
+    for nhs, family in _people(reference.data):
+        assert nhs not in res.output and family not in res.output
+    print(f"\npipeline {res.seconds} s (ingest {res.marks['ingest done'] - res.marks['ingest started']:.1f} s), "
+          f"killed {killer.kill}")
 
 
 PROBE = textwrap.dedent("""
@@ -285,6 +278,7 @@ PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.e2e
 def test_py_files_ship_the_engine_to_executors_that_lack_it(engine_zip, executor_python, tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
@@ -303,6 +297,7 @@ def test_py_files_ship_the_engine_to_executors_that_lack_it(engine_zip, executor
     assert system == "http://snomed.info/sct"
 
 
+@pytest.mark.e2e
 def test_executors_use_the_driver_python_by_default():
     """Without spark-submit, engine.spark points executors at the driver's own interpreter."""
     script = textwrap.dedent("""

@@ -5,6 +5,11 @@ knowledge of each patient; the engine never sees the truth. Recall and precision
 and the three formats must ingest to identical canonical tables (a GP extract's medications are issues:
 there a FHIR repeat authorisation is the issues it implied). The truth's code lists are the generator's own
 (synthetic_data/codes), never conf/codelists: tests/test_answer_key.py shows a wrong conf list fails here.
+
+The runs are the suite's shared ones (tests/reference.py): FHIR NDJSON runs every cohort and trains the
+model, the GP extract runs with that model given, the Bundles are ingested and their tables compared
+with the NDJSON record's. That the same input gives the same bytes again is checked by a rerun in
+another process (tests/test_safe_outputs.py).
 """
 from __future__ import annotations
 
@@ -17,12 +22,8 @@ import pytest
 from engine.cohorts import COHORTS
 from engine.pipeline import run
 from engine.schema import TABLES
-from synthetic_data import generate
+from reference import AS_OF, N_PATIENTS
 from synthetic_data.cohorts import SCENARIOS
-
-AS_OF = dt.date(2026, 3, 31)
-FORMATS = ("fhir-ndjson", "fhir-bundles", "gp-extract")
-N_PATIENTS, N_PCNS, SEED = 1500, 2, 20260331
 
 pytestmark = pytest.mark.e2e
 
@@ -33,18 +34,10 @@ def read_csv(path):
 
 
 @pytest.fixture(scope="module")
-def runs(spark, tmp_path_factory):
-    """The first format trains the risk model on its own last year; the others are given that model
-    (``run --model``), as a scheduled job reusing an artifact would be."""
-    base = tmp_path_factory.mktemp("e2e")
-    out = {}
-    for fmt in FORMATS:
-        data = base / fmt / "input"
-        generate(data, n_patients=N_PATIENTS, seed=SEED, fmt=fmt, as_of=AS_OF, n_pcns=N_PCNS)
-        model = None if fmt == FORMATS[0] else base / FORMATS[0] / "out" / "model"
-        manifest = run(spark, data, AS_OF, base / fmt / "out", fmt=fmt, model=model)
-        out[fmt] = (data, base / fmt / "out", manifest)
-    return out
+def runs(reference, gp_extract_run):
+    """The format's shared run: (input, out, manifest)."""
+    return {"fhir-ndjson": (reference.data, reference.out, reference.manifest),
+            "gp-extract": (gp_extract_run.data, gp_extract_run.out, gp_extract_run.manifest)}
 
 
 def listed(out_dir, manifest, cohort="hypertension"):
@@ -59,9 +52,10 @@ def truth_of(data, cohort):
     return {r["patient_id"]: (r["band"], r["pcn_id"]) for r in read_csv(data / "truth.csv") if r["cohort"] == cohort}
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", ["fhir-ndjson", "gp-extract"])
 def test_every_worklist_equals_truth(runs, fmt):
-    """Recall and precision 100% for every cohort and band, in every input format."""
+    """Recall and precision 100% for every cohort and band, in both formats that run the pipeline (the
+    Bundles' record equals the NDJSON one table by table: test_formats_give_identical_canonical_tables)."""
     data, out_dir, manifest = runs[fmt]
     problems = []
     for cohort in COHORTS:
@@ -91,13 +85,14 @@ def test_truth_covers_every_band_and_near_misses_are_absent(runs):
         {"severe", "stage 2", "stage 1 with risk factor", "stage 1"}
 
 
-@pytest.mark.parametrize("fmt", FORMATS[1:])
-def test_formats_give_identical_canonical_tables(spark, runs, fmt):
+@pytest.mark.parametrize("fmt", ["fhir-bundles", "gp-extract"])
+def test_formats_give_identical_canonical_tables(spark, reference, bundles_record, gp_extract_run, fmt):
     """FHIR NDJSON and Bundles ingest to identical tables. The GP extract too, but for medications
     (CLINICAL_RULES §0): it holds issues only, so a FHIR repeat authorisation is there as the issues it
     implied, and a FHIR request that is neither issue nor authorisation (a proposal) is not there."""
-    base = runs["fhir-ndjson"][1] / "canonical"
-    other = runs[fmt][1] / "canonical"
+    base = reference.out / "canonical"
+    other = (bundles_record if fmt == "fhir-bundles" else gp_extract_run).out / "canonical"
+    assert base.is_dir() and other.is_dir()
     for table, struct in TABLES.items():
         a = spark.read.schema(struct).parquet(str(base / table))
         b = spark.read.schema(struct).parquet(str(other / table))
@@ -180,23 +175,15 @@ def test_manifest_accounts_for_the_run(runs):
     assert counts == sorted(counts, reverse=True) and counts[-1] == manifest["cohorts"]["hypertension"]["by_pcn"][manifest["pcns"][0]]
 
 
-def test_same_inputs_give_byte_identical_worklists(spark, runs, tmp_path):
-    data, out_dir, manifest = runs["fhir-ndjson"]
-    again = run(spark, data, AS_OF, tmp_path / "again", fmt="fhir-ndjson")
-    for pcn in manifest["pcns"]:
-        for name in [f"{c}.csv" for c in COHORTS] + ["attrition.csv"]:
-            assert (out_dir / pcn / name).read_bytes() == (tmp_path / "again" / pcn / name).read_bytes()
-    assert json.dumps(again["cohorts"], sort_keys=True) == json.dumps(manifest["cohorts"], sort_keys=True)
+SYNTHEA = [("synthea_pathling_bundles", dt.date(2021, 4, 1), 10), ("bulk_smart_sample_10patients", dt.date(2023, 6, 1), 13)]
 
 
-SYNTHEA = [("synthea_pathling_bundles", "fhir-bundles", dt.date(2021, 4, 1), 10),
-           ("bulk_smart_sample_10patients/ndjson", "fhir-ndjson", dt.date(2023, 6, 1), 13)]
-
-
-@pytest.mark.parametrize("folder,fmt,as_of,patients", SYNTHEA, ids=[s[0].split("/")[0] for s in SYNTHEA])
-def test_synthea_samples_run_through_every_cohort(spark, fhir_samples, tmp_path, folder, fmt, as_of, patients):
-    """US Synthea data (no UK practice or PCN, RxNorm, LOINC, mg/dL): every worklist under UNASSIGNED."""
-    manifest = run(spark, fhir_samples / folder, as_of, tmp_path / "out", fmt=fmt)
+@pytest.mark.parametrize("folder,as_of,patients", SYNTHEA, ids=[s[0] for s in SYNTHEA])
+def test_synthea_samples_run_through_every_cohort(spark, sample_ingests, tmp_path, folder, as_of, patients):
+    """US Synthea data (no UK practice or PCN, RxNorm, LOINC, mg/dL), ingested once for the session
+    (tests/samples.py) and evaluated as a stored record: every worklist under UNASSIGNED."""
+    record = sample_ingests.record(folder)
+    manifest = run(spark, None, as_of, tmp_path / "out", record=record)
     assert manifest["pcns"] == ["UNASSIGNED"]
     totals = manifest["ingest"]["totals"]
     assert totals["read"] == totals["ingested"] + totals["quarantined"] + totals["skipped"]
@@ -210,10 +197,10 @@ def test_synthea_samples_run_through_every_cohort(spark, fhir_samples, tmp_path,
         listed_rows = read_csv(tmp_path / "out" / "UNASSIGNED" / f"{cohort}.csv")
         assert len(listed_rows) == counts[-1] == manifest["cohorts"][cohort]["listed"], cohort
     # Synthea writes cholesterol in mg/dL: converted at ingest to mmol/L
-    lipids = (spark.read.parquet(str(tmp_path / "out" / "canonical" / "events"))
+    lipids = (spark.read.parquet(str(record / "canonical" / "events"))
               .where("code in ('2093-3', '18262-6')").select("unit", "value").collect())
     assert {r["unit"] for r in lipids} <= {"mmol/L"} and all(1 < r["value"] < 15 for r in lipids)
-    if fmt == "fhir-bundles":
+    if folder == "synthea_pathling_bundles":
         assert lipids
 
 
@@ -255,8 +242,8 @@ def test_anticipatory_care_ranked_by_a_model_trained_on_the_input(runs):
 
 
 def test_a_given_model_is_used_not_retrained(runs):
-    _, trained_dir, trained = runs[FORMATS[0]]
-    for fmt in FORMATS[1:]:
+    _, trained_dir, trained = runs["fhir-ndjson"]
+    for fmt in ["gp-extract"]:
         data, out_dir, manifest = runs[fmt]
         risk = manifest["risk_model"]
         assert risk["status"] == f"given: {trained_dir / 'model'}" and not (out_dir / "model").exists()

@@ -9,18 +9,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from engine import schema
-from engine.ingest import detect_format, ingest
-
-# folder → (data sub-folder, expected format)
-FOLDERS = {
-    "synthea_pathling_bundles": ("fhir", "fhir-bundles"),
-    "bulk_pathling_testdata": ("ndjson", "fhir-ndjson"),
-    "bulk_smart_sample_10patients": ("ndjson", "fhir-ndjson"),
-    "bulk_cumulus_etl_simple": ("ndjson", "fhir-ndjson"),
-    "hl7_fhir_r4_examples": ("examples", "fhir-bundles"),
-    "ukcore_r4_examples": ("json", "fhir-bundles"),
-    "uk_nhs_eps_examples": ("examples", "fhir-bundles"),
-}
+from engine.ingest import detect_format
+from samples import FOLDERS
 
 
 def test_every_sample_folder_is_listed(fhir_samples):
@@ -29,15 +19,8 @@ def test_every_sample_folder_is_listed(fhir_samples):
 
 
 @pytest.fixture(scope="module")
-def runs(spark, fhir_samples, tmp_path_factory):
-    cache = {}
-
-    def run(folder: str):
-        if folder not in cache:
-            sub, _ = FOLDERS[folder]
-            cache[folder] = ingest(spark, fhir_samples / folder / sub, None, tmp_path_factory.mktemp(folder))
-        return cache[folder]
-    return run
+def runs(sample_ingests):
+    return sample_ingests
 
 
 @pytest.mark.parametrize("folder", sorted(FOLDERS))

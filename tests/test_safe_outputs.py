@@ -1,8 +1,10 @@
 """Safe by default: a run never writes into its input, never leaves identifiable data where it was not
 asked to, names folders from data safely, cleans up after dead runs, and gives the same bytes twice.
 
-Runs that need Spark share one tiny generated population and the hypertension cohort (the cheapest):
-what is tested here is where and how outputs are written, not the clinical rules.
+Runs read the suite's reference run (tests/reference.py) and its input; the runs made here evaluate
+the hypertension cohort alone (the cheapest): what is tested here is where and how outputs are written,
+not the clinical rules. That the same input gives the same bytes in another process is shown by
+tests/test_cluster.py, which reruns the reference under spark-submit.
 """
 from __future__ import annotations
 
@@ -21,8 +23,7 @@ from engine.output_folder import atomic_folder, check_paths, remove_stale_partia
 from engine.pipeline import run
 from engine.pseudonym import Pseudonymiser, load_key
 from engine.worklists.build import pcn_folder
-from synthetic_data import generate
-from test_end_to_end import AS_OF
+from reference import AS_OF
 
 COHORTS = ["hypertension"]
 KEY = "a-test-key-of-32-bytes-for-hmac!"
@@ -185,88 +186,76 @@ def test_a_short_key_is_refused_and_a_key_file_is_read(tmp_path, monkeypatch):
 
 # --- runs ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def population(tmp_path_factory):
-    data = tmp_path_factory.mktemp("safe") / "in"
-    generate(data, n_patients=150, seed=7, fmt="fhir-ndjson", as_of=AS_OF, n_pcns=2)
-    return data
-
-
-@pytest.fixture(scope="module")
-def plain_run(spark, population):
-    out = population.parent / "plain"
-    run(spark, population, AS_OF, out, cohorts=COHORTS)
+def hypertension_files(root: Path) -> dict[str, bytes]:
+    """Each PCN's hypertension worklist, and its rows of attrition.csv."""
+    out = {}
+    for k, v in worklist_files(root).items():
+        if k.endswith("/hypertension.csv"):
+            out[k] = v
+        elif k.endswith("/attrition.csv"):
+            lines = v.decode("utf-8-sig").splitlines()
+            out[k] = "\n".join(lines[:1] + [ln for ln in lines[1:] if ",hypertension," in ln]).encode()
     return out
 
 
-def test_outputs_are_owner_only(plain_run):
-    loose = [str(p) for p in [plain_run, *plain_run.rglob("*")] if stat.S_IMODE(p.stat().st_mode) & 0o077]
+def test_outputs_are_owner_only(reference):
+    loose = [str(p) for p in [reference.out, *reference.out.rglob("*")] if stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert not loose, loose[:5]
-    assert stat.S_IMODE((plain_run / "canonical" / "patients").stat().st_mode) == 0o700
+    assert stat.S_IMODE((reference.out / "canonical" / "patients").stat().st_mode) == 0o700
 
 
-def test_a_run_from_the_stored_record_gives_the_same_worklists(spark, plain_run):
-    again = plain_run.parent / "from_record"
-    manifest = run(spark, None, AS_OF, again, cohorts=COHORTS, record=plain_run)
-    assert worklist_files(again) == worklist_files(plain_run)
-    assert manifest["input"]["record"] == str(plain_run.resolve())
+def test_a_run_from_the_stored_record_gives_the_same_worklists(spark, reference, tmp_path):
+    again = tmp_path / "from_record"
+    manifest = run(spark, None, AS_OF, again, cohorts=COHORTS, record=reference.out)
+    assert hypertension_files(again) == hypertension_files(reference.out)
+    assert len(hypertension_files(again)) == 2 * len(reference.manifest["pcns"])
+    assert manifest["cohorts"]["hypertension"] == reference.manifest["cohorts"]["hypertension"]
+    assert manifest["input"]["record"] == str(reference.out.resolve())
     assert not (again / "canonical").exists()
     assert "ingest" not in manifest["timings_s"]
 
 
-def test_pseudonymised_output_holds_nothing_identifiable(spark, population, plain_run):
-    out, work = population.parent / "pseudo", population.parent / "pseudo_work"
+def test_pseudonymised_output_holds_nothing_identifiable(spark, reference, tmp_path):
+    out, work = tmp_path / "pseudo", tmp_path / "pseudo_work"
     key = Pseudonymiser(KEY.encode())
-    run(spark, population, AS_OF, out, cohorts=COHORTS, pseudonymiser=key, work=work)
+    run(spark, reference.data, AS_OF, out, cohorts=COHORTS, pseudonymiser=key, work=work)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(
-        p.name for p in plain_run.iterdir() if p.is_dir() and p.name not in ("canonical", "quarantine"))
+        p.name for p in reference.out.iterdir() if p.is_dir() and p.name not in ("canonical", "quarantine", "model"))
     # the identifiable working record went to --work, not --out
     assert (work / "canonical" / "patients").is_dir() and (work / "quarantine").is_dir()
     blob = b"\n".join(all_files(out).values()).decode("utf-8", "replace")
-    for person in people(population):
+    for person in people(reference.data):
         assert person["nhs"] not in blob and person["nhs"][:3] + " " + person["nhs"][3:6] not in blob
         assert f"{person['family'].upper()}, {person['given']}" not in blob
         assert person["id"] not in blob
     # the same patients, in the same order, under keyed hashes
-    for pcn in json.loads((plain_run / "manifest.json").read_text())["pcns"]:
-        plain, pseudo = read_csv(plain_run / pcn / "hypertension.csv"), read_csv(out / pcn / "hypertension.csv")
+    for pcn in reference.manifest["pcns"]:
+        plain, pseudo = read_csv(reference.out / pcn / "hypertension.csv"), read_csv(out / pcn / "hypertension.csv")
         assert [key.patient_id(r["patient_id"]) for r in plain] == [r["patient_id"] for r in pseudo]
         assert not {"nhs_number", "name", "birth_date"} & set(pseudo[0] if pseudo else {})
         assert all(r["age"] for r in pseudo)
 
 
-def test_pseudonymised_run_without_work_leaves_no_working_record(spark, population, monkeypatch, tmp_path):
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+def test_pseudonymised_run_without_work_leaves_no_working_record(spark, reference, monkeypatch, tmp_path):
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
     import tempfile
     monkeypatch.setattr(tempfile, "tempdir", None)   # re-read TMPDIR
-    out = population.parent / "pseudo2"
-    run(spark, population, AS_OF, out, cohorts=COHORTS, pseudonymiser=Pseudonymiser(KEY.encode()))
-    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "pseudo2"
+    run(spark, reference.data, AS_OF, out, cohorts=COHORTS, pseudonymiser=Pseudonymiser(KEY.encode()))
+    assert list(private.iterdir()) == []
     assert not (out / "canonical").exists() and not (out / "quarantine").exists()
 
 
-def test_same_input_gives_the_same_bytes_on_one_core_and_on_two(population, plain_run):
-    """The suite's session is local[2]; the second run is a separate process on local[1]."""
-    out = population.parent / "one_core"
-    res = casefind("run", "--input", population, "--as-of", AS_OF.isoformat(), "--out", out,
-                   "--cohorts", ",".join(COHORTS), "--master", "local[1]")
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert worklist_files(out) == worklist_files(plain_run)
-    assert manifest_less_timings(out) == manifest_less_timings(plain_run)
-    # progress for the on-call engineer: each stage with its counts, and no one's identity
-    assert "ingest: 150 patients" in res.stderr and "cohort 1/1 hypertension:" in res.stderr
-    for person in people(population):
-        assert person["nhs"] not in res.stderr and person["family"] not in res.stderr
-
-
-def test_an_input_that_is_one_file_is_read_and_its_folder_is_never_the_output(spark, population, tmp_path):
+def test_an_input_that_is_one_file_is_read_and_its_folder_is_never_the_output(spark, reference, tmp_path):
     from engine.ingest import ingest
     one = tmp_path / "Patient.ndjson"
-    one.write_bytes((population / "Patient.ndjson").read_bytes())
+    one.write_bytes((reference.data / "Patient.ndjson").read_bytes())
     with pytest.raises(ConfigError, match="contains --input"):
         check_paths(tmp_path, {"--input": one})
     result = ingest(spark, one, None, tmp_path / "rec")
-    assert result.report["canonical_rows"]["patients"] == len(people(population))
+    assert result.report["canonical_rows"]["patients"] == len(people(reference.data))
 
 
 def test_a_pseudonymised_manifest_counts_files_without_naming_them():
