@@ -33,17 +33,35 @@ def spec_record(spark):
 
 
 @pytest.fixture(scope="session")
-def reference(spark, tmp_path_factory):
+def reference_input(tmp_path_factory):
+    """The reference population as FHIR NDJSON (generated in a few seconds, deterministically)."""
+    from reference import generated
+    return generated(tmp_path_factory.mktemp("reference"), "fhir-ndjson")
+
+
+@pytest.fixture(scope="session")
+def reference(spark, reference_input):
     """The suite's one full run (tests/reference.py): FHIR NDJSON, every cohort, model trained."""
     from reference import pipeline_run
-    return pipeline_run(spark, tmp_path_factory.mktemp("reference"), "fhir-ndjson")
+    return pipeline_run(spark, reference_input, "fhir-ndjson")
+
+
+@pytest.fixture(scope="session")
+def reference_rerun(reference_input, tmp_path_factory):
+    """The reference run again under spark-submit with an executor killed (tests/cluster.py), in the
+    background: started by ``_background`` below when the session starts."""
+    from cluster import ReferenceRerun
+    rerun = ReferenceRerun(reference_input, tmp_path_factory.mktemp("reference-rerun"))
+    yield rerun
+    rerun.stop()
 
 
 @pytest.fixture(scope="session")
 def gp_extract_run(spark, reference, tmp_path_factory):
     """The reference population as a GP extract, run with the reference's model given."""
-    from reference import pipeline_run
-    return pipeline_run(spark, tmp_path_factory.mktemp("reference-gp"), "gp-extract", model=reference.out / "model")
+    from reference import generated, pipeline_run
+    data = generated(tmp_path_factory.mktemp("reference-gp"), "gp-extract")
+    return pipeline_run(spark, data, "gp-extract", model=reference.out / "model")
 
 
 @pytest.fixture(scope="session")
@@ -68,15 +86,24 @@ def sample_ingests(spark, fhir_samples, tmp_path_factory):
     return SampleIngests(spark, fhir_samples, tmp_path_factory.mktemp("samples"))
 
 
-# Fixtures that make whole pipeline runs: a test using one is end to end, outside the quick tier
-# (pytest -m "not e2e") whether or not its module says so.
-WHOLE_RUNS = {"reference", "gp_extract_run", "bundles_record"}
+# Fixtures that run the whole pipeline, spark-submit, or ingest the public sample folders (real data,
+# ~170 Spark jobs per folder whatever its size): a test using one is end to end, outside the quick
+# tier (pytest -m "not e2e"), whether or not its module says so.
+WHOLE_RUNS = {"reference", "gp_extract_run", "bundles_record", "reference_rerun", "sample_ingests"}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if WHOLE_RUNS & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background(request):
+    """Start the spark-submit rerun of the reference before the first test when a selected test will
+    wait for it, so it runs beside the rest of the suite instead of after it."""
+    if any("reference_rerun" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("reference_rerun")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -43,10 +43,10 @@ def generated(base: Path, fmt: str) -> Path:
     return data
 
 
-def pipeline_run(spark, base: Path, fmt: str, model: Path | None = None) -> Run:
-    """Generate ``fmt`` and run every cohort on it, keeping the run's log lines."""
+def pipeline_run(spark, data: Path, fmt: str, model: Path | None = None) -> Run:
+    """Run every cohort on the generated ``data`` (``generated``), keeping the run's log lines."""
     from engine.pipeline import run
-    data = generated(base, fmt)
+    base = data.parent.parent
     logger, lines = logging.getLogger("casefind"), _Lines()
     level = logger.level
     logger.addHandler(lines)
