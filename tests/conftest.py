@@ -18,8 +18,11 @@ def spark():
                         extra={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
                                "spark.driver.memory": "4g"},
                         # The suite is thousands of tiny stages in one cold JVM: optimising JIT
-                        # compilation costs more than it saves (conf/spark/local-cluster.conf).
-                        java_options="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+                        # compilation costs more than it saves (conf/spark/local-cluster.conf). C1
+                        # alone shrinks the JIT code cache to 48 MiB, which one pipeline run fills
+                        # ("CodeCache is full. Compiler has been disabled"): everything after it ran
+                        # interpreted (benchmarks/test_settings.py), so the cache gets its usual size.
+                        java_options="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC")
     yield session
     session.stop()
 
